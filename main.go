@@ -1,0 +1,21 @@
+// Command packer-plugin-maas is the Packer plugin that builds MAAS custom
+// images from cloud images and uploads them to MAAS.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/packer-plugin-sdk/plugin"
+
+	"github.com/c34478be/packer-plugin-maas/version"
+)
+
+func main() {
+	pps := plugin.NewSet()
+	pps.SetVersion(version.PluginVersion)
+	if err := pps.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err.Error())
+		os.Exit(1)
+	}
+}
