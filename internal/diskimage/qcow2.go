@@ -1,0 +1,499 @@
+package diskimage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/lima-vm/go-qcow2reader/image"
+	"github.com/lima-vm/go-qcow2reader/image/qcow2"
+	"github.com/lima-vm/go-qcow2reader/image/raw"
+)
+
+// Limits taken from QEMU's qcow2 driver, so that every image QEMU writes is
+// accepted and nothing larger sizes an allocation.
+const (
+	qcow2MinClusterBits = 9
+	qcow2MaxClusterBits = 21
+	qcow2MaxL1Bytes     = 32 << 20
+	qcow2MaxBackingName = 1023
+	qcow2MaxVirtualSize = 1 << 56 // keeps every offset computation inside int64
+	maxBackingDepth     = 16
+)
+
+// qcow2 incompatible feature bits (qcow2 spec, header bytes 72-79).
+const (
+	qcow2IncompatDirty      = 1 << 0
+	qcow2IncompatCorrupt    = 1 << 1
+	qcow2IncompatExtData    = 1 << 2
+	qcow2IncompatCompressTy = 1 << 3
+	qcow2IncompatExtL2      = 1 << 4
+)
+
+const (
+	qcow2ExtEnd           = 0x00000000
+	qcow2ExtBackingFormat = 0xe2792aca
+	qcow2MaxExtensions    = 256
+)
+
+// qcow2Header holds the header fields this package checks or uses.
+type qcow2Header struct {
+	version       uint32
+	backingOffset uint64
+	backingSize   uint32
+	clusterBits   uint32
+	size          uint64
+	cryptMethod   uint32
+	l1Size        uint32
+	l1Offset      uint64
+	incompatible  uint64
+	headerLength  uint32
+	compression   byte
+	backingFormat string
+}
+
+func (h *qcow2Header) clusterSize() int64 { return 1 << h.clusterBits }
+
+func parseQcow2Header(r io.ReaderAt, fileSize int64) (*qcow2Header, error) {
+	var buf [112]byte
+	n, err := r.ReadAt(buf[:], 0)
+	if n < 72 {
+		return nil, fmt.Errorf("qcow2 header is truncated (%d bytes): %v", n, err)
+	}
+	be := binary.BigEndian
+	h := &qcow2Header{
+		version:       be.Uint32(buf[4:]),
+		backingOffset: be.Uint64(buf[8:]),
+		backingSize:   be.Uint32(buf[16:]),
+		clusterBits:   be.Uint32(buf[20:]),
+		size:          be.Uint64(buf[24:]),
+		cryptMethod:   be.Uint32(buf[32:]),
+		l1Size:        be.Uint32(buf[36:]),
+		l1Offset:      be.Uint64(buf[40:]),
+		headerLength:  72,
+	}
+	if h.version == 3 {
+		if n < 104 {
+			return nil, fmt.Errorf("qcow2 version 3 header is truncated (%d bytes)", n)
+		}
+		h.incompatible = be.Uint64(buf[72:])
+		h.headerLength = be.Uint32(buf[100:])
+		if h.headerLength > 104 && n > 104 {
+			h.compression = buf[104]
+		}
+	}
+	if err := h.validate(fileSize); err != nil {
+		return nil, err
+	}
+	if err := h.readExtensions(r); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *qcow2Header) validate(fileSize int64) error {
+	switch {
+	case h.version != 2 && h.version != 3:
+		return fmt.Errorf("unsupported qcow2 version %d; %s", h.version, convertAdvice)
+	case h.clusterBits < qcow2MinClusterBits || h.clusterBits > qcow2MaxClusterBits:
+		return fmt.Errorf("invalid qcow2 cluster_bits %d (must be %d..%d)", h.clusterBits, qcow2MinClusterBits, qcow2MaxClusterBits)
+	case h.cryptMethod != 0:
+		return fmt.Errorf("encrypted qcow2 images are not supported; decrypt it with qemu-img convert -O qcow2")
+	case h.size > qcow2MaxVirtualSize:
+		return fmt.Errorf("qcow2 virtual size %d is too large", h.size)
+	case h.version == 3 && (h.headerLength < 104 || int64(h.headerLength) > h.clusterSize() || h.headerLength%8 != 0):
+		return fmt.Errorf("invalid qcow2 header_length %d", h.headerLength)
+	}
+	if err := h.checkFeatures(); err != nil {
+		return err
+	}
+	return h.checkL1(fileSize)
+}
+
+func (h *qcow2Header) checkFeatures() error {
+	known := uint64(qcow2IncompatDirty | qcow2IncompatCorrupt | qcow2IncompatExtData | qcow2IncompatCompressTy | qcow2IncompatExtL2)
+	switch f := h.incompatible; {
+	case f&^known != 0:
+		return fmt.Errorf("qcow2 image uses unknown incompatible features 0x%x; %s", f&^known, convertAdvice)
+	case f&qcow2IncompatCorrupt != 0:
+		return errors.New("qcow2 image is marked corrupt; repair it with qemu-img check -r all")
+	case f&qcow2IncompatExtData != 0:
+		return fmt.Errorf("qcow2 images with an external data file are not supported; %s", convertAdvice)
+	case f&qcow2IncompatExtL2 != 0:
+		return fmt.Errorf("qcow2 images with extended L2 entries are not supported; %s", convertAdvice)
+	}
+	if h.compression != 0 && h.compression != 1 {
+		return fmt.Errorf("unknown qcow2 compression type %d; %s", h.compression, convertAdvice)
+	}
+	return nil
+}
+
+// checkL1 makes sure the L1 table covers the virtual size, fits QEMU's
+// limit and lies inside the file.
+func (h *qcow2Header) checkL1(fileSize int64) error {
+	l2Span := h.clusterSize() * (h.clusterSize() / 8)
+	needed := (h.size + uint64(l2Span) - 1) / uint64(l2Span)
+	l1Bytes := uint64(h.l1Size) * 8
+	switch {
+	case uint64(h.l1Size) < needed:
+		return fmt.Errorf("qcow2 L1 table has %d entries, %d needed for the virtual size %d", h.l1Size, needed, h.size)
+	case l1Bytes > qcow2MaxL1Bytes:
+		return fmt.Errorf("qcow2 L1 table of %d bytes exceeds %d", l1Bytes, qcow2MaxL1Bytes)
+	case h.l1Size > 0 && (h.l1Offset == 0 || h.l1Offset%uint64(h.clusterSize()) != 0):
+		return fmt.Errorf("qcow2 L1 table offset %d is not cluster aligned", h.l1Offset)
+	case h.l1Offset > uint64(fileSize) || l1Bytes > uint64(fileSize)-h.l1Offset:
+		return truncatedError("L1 table", int64(h.l1Offset), fileSize)
+	}
+	return nil
+}
+
+func truncatedError(what string, offset, fileSize int64) error {
+	return fmt.Errorf("qcow2 image is truncated: its %s at file offset %d lies beyond the end of the file (%d bytes); the file was probably cut short by an incomplete download or copy", what, offset, fileSize)
+}
+
+// readExtensions reads the header extensions that matter here: the backing
+// file's format.
+func (h *qcow2Header) readExtensions(r io.ReaderAt) error {
+	off := int64(h.headerLength)
+	end := h.clusterSize()
+	var hdr [8]byte
+	for i := 0; i < qcow2MaxExtensions && off+8 <= end; i++ {
+		if _, err := r.ReadAt(hdr[:], off); err != nil {
+			return fmt.Errorf("qcow2 header extension at offset %d: %w", off, err)
+		}
+		typ, length := binary.BigEndian.Uint32(hdr[:4]), int64(binary.BigEndian.Uint32(hdr[4:]))
+		if typ == qcow2ExtEnd {
+			return nil
+		}
+		if length > end-off-8 {
+			return fmt.Errorf("qcow2 header extension 0x%08x at offset %d overruns the first cluster", typ, off)
+		}
+		if typ == qcow2ExtBackingFormat {
+			name := make([]byte, length)
+			if _, err := r.ReadAt(name, off+8); err != nil {
+				return fmt.Errorf("qcow2 backing format extension: %w", err)
+			}
+			h.backingFormat = string(name)
+		}
+		off += 8 + (length+7)/8*8
+	}
+	return nil
+}
+
+func (h *qcow2Header) backingName(r io.ReaderAt) (string, error) {
+	if h.backingOffset == 0 {
+		return "", nil
+	}
+	if h.backingSize == 0 || h.backingSize > qcow2MaxBackingName ||
+		h.backingOffset+uint64(h.backingSize) > uint64(h.clusterSize()) {
+		return "", fmt.Errorf("invalid qcow2 backing file name (offset %d, length %d)", h.backingOffset, h.backingSize)
+	}
+	name := make([]byte, h.backingSize)
+	if _, err := r.ReadAt(name, int64(h.backingOffset)); err != nil {
+		return "", fmt.Errorf("qcow2 backing file name: %w", err)
+	}
+	return string(name), nil
+}
+
+// Cluster states in a qcow2 layer's map. Clusters absent from the map are
+// unallocated: they read from the backing image, or as zeros without one.
+const (
+	clusterData = iota
+	clusterZero
+)
+
+type extent struct {
+	start, length int64
+	state         int
+}
+
+// qcow2Layer is one validated image of a backing chain.
+type qcow2Layer struct {
+	path    string
+	size    int64
+	extents []extent // sorted, merged, non-overlapping
+	backing layer
+	bsize   int64 // virtual size of backing
+	closers []func()
+}
+
+func (l *qcow2Layer) close() {
+	if l == nil {
+		return
+	}
+	for _, c := range l.closers {
+		c()
+	}
+	l.closers = nil
+}
+
+// chainState detects backing loops and bounds the chain length.
+type chainState struct {
+	seen  []os.FileInfo
+	depth int
+}
+
+func newChainState() *chainState { return &chainState{} }
+
+func (c *chainState) enter(path string, f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	for _, s := range c.seen {
+		if os.SameFile(s, st) {
+			return fmt.Errorf("backing file loop: %s appears twice in the backing chain", path)
+		}
+	}
+	c.seen = append(c.seen, st)
+	c.depth++
+	if c.depth > maxBackingDepth {
+		return fmt.Errorf("backing chain is longer than %d images; flatten it with qemu-img convert -O qcow2", maxBackingDepth)
+	}
+	return nil
+}
+
+// openQcow2Chain validates the qcow2 file f and, recursively, its backing
+// files, and builds each layer's cluster map. On error the returned layer
+// (possibly partial) must still be closed.
+func openQcow2Chain(path string, f *os.File, chain *chainState) (*qcow2Layer, error) {
+	l := &qcow2Layer{path: path}
+	if err := chain.enter(path, f); err != nil {
+		return l, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return l, err
+	}
+	h, err := parseQcow2Header(f, st.Size())
+	if err != nil {
+		return l, fmt.Errorf("qcow2 image %s: %w", path, err)
+	}
+	l.size = int64(h.size)
+	if l.extents, err = readClusterMap(f, h, st.Size()); err != nil {
+		return l, fmt.Errorf("qcow2 image %s: %w", path, err)
+	}
+	name, err := h.backingName(f)
+	if err != nil || name == "" {
+		return l, prefixErr(path, err)
+	}
+	return l, l.openBacking(name, h.backingFormat, chain)
+}
+
+func prefixErr(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("qcow2 image %s: %w", path, err)
+}
+
+func (l *qcow2Layer) openBacking(name, declared string, chain *chainState) error {
+	bpath := resolveBacking(l.path, name)
+	bf, err := os.Open(bpath)
+	if err != nil {
+		return fmt.Errorf("qcow2 image %s: backing file %q (resolved to %s) cannot be opened: %w", l.path, name, bpath, err)
+	}
+	l.closers = append(l.closers, func() { bf.Close() })
+	st, err := bf.Stat()
+	if err != nil {
+		return err
+	}
+	format, err := backingFormat(bf, st.Size(), declared)
+	if err != nil {
+		return fmt.Errorf("qcow2 image %s: backing file %s: %w", l.path, bpath, err)
+	}
+	if format == FormatRaw {
+		if err := chain.enter(bpath, bf); err != nil {
+			return fmt.Errorf("qcow2 image %s: %w", l.path, err)
+		}
+		l.backing, l.bsize = &rawLayer{f: bf, size: st.Size()}, st.Size()
+		return nil
+	}
+	b, err := openQcow2Chain(bpath, bf, chain)
+	l.closers = append(l.closers, b.close)
+	l.backing, l.bsize = b, b.size
+	return err
+}
+
+// resolveBacking resolves a backing file name the way QEMU does: relative
+// names are relative to the directory of the image that names them.
+func resolveBacking(imagePath, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(filepath.Dir(imagePath), name)
+}
+
+// backingFormat decides how a backing file is read: as the format the
+// header declares, or, when none is declared, by its content.
+func backingFormat(r io.ReaderAt, size int64, declared string) (string, error) {
+	switch declared {
+	case FormatRaw:
+		return FormatRaw, nil
+	case FormatQcow2, "":
+		format, err := detectFormat(r, size)
+		if err == nil && declared == FormatQcow2 && format != FormatQcow2 {
+			err = errors.New("declared as qcow2 but has no qcow2 header")
+		}
+		return format, err
+	default:
+		return "", fmt.Errorf("backing file format %q is not supported; %s", declared, convertAdvice)
+	}
+}
+
+// readClusterMap walks the L1 and L2 tables and records every allocated or
+// zero cluster, checking that each lies inside the file.
+func readClusterMap(r io.ReaderAt, h *qcow2Header, fileSize int64) ([]extent, error) {
+	cs := h.clusterSize()
+	l1 := make([]byte, int64(h.l1Size)*8)
+	if _, err := r.ReadAt(l1, int64(h.l1Offset)); err != nil {
+		return nil, fmt.Errorf("read L1 table: %w", err)
+	}
+	l2 := make([]byte, cs)
+	l2Span := cs * (cs / 8)
+	var extents []extent
+	for i := int64(0); i < int64(h.l1Size) && i*l2Span < int64(h.size); i++ {
+		l2Offset := int64(binary.BigEndian.Uint64(l1[i*8:]) & 0x00fffffffffffe00)
+		if l2Offset == 0 {
+			continue
+		}
+		if l2Offset%cs != 0 || l2Offset > fileSize-cs {
+			return nil, truncatedError(fmt.Sprintf("L2 table #%d", i), l2Offset, fileSize)
+		}
+		if _, err := r.ReadAt(l2, l2Offset); err != nil {
+			return nil, fmt.Errorf("read L2 table #%d at %d: %w", i, l2Offset, err)
+		}
+		var err error
+		if extents, err = appendL2(extents, l2, h, i*l2Span, fileSize); err != nil {
+			return nil, err
+		}
+	}
+	return extents, nil
+}
+
+func appendL2(extents []extent, l2 []byte, h *qcow2Header, base, fileSize int64) ([]extent, error) {
+	cs := h.clusterSize()
+	for j := int64(0); j < cs/8 && base+j*cs < int64(h.size); j++ {
+		entry := binary.BigEndian.Uint64(l2[j*8:])
+		state, err := clusterState(entry, h, fileSize)
+		if err != nil {
+			return nil, fmt.Errorf("cluster at virtual offset %d: %w", base+j*cs, err)
+		}
+		if state < 0 {
+			continue
+		}
+		start := base + j*cs
+		length := min(cs, int64(h.size)-start)
+		if n := len(extents); n > 0 && extents[n-1].state == state && extents[n-1].start+extents[n-1].length == start {
+			extents[n-1].length += length
+			continue
+		}
+		extents = append(extents, extent{start: start, length: length, state: state})
+	}
+	return extents, nil
+}
+
+// clusterState classifies one L2 entry: clusterData, clusterZero, or -1
+// for unallocated.
+func clusterState(entry uint64, h *qcow2Header, fileSize int64) (int, error) {
+	const compressedBit = 1 << 62
+	if entry&compressedBit != 0 {
+		x := 62 - (h.clusterBits - 8)
+		hostOffset := int64(entry & (1<<x - 1))
+		if hostOffset == 0 || hostOffset >= fileSize {
+			return 0, truncatedError("compressed cluster", hostOffset, fileSize)
+		}
+		return clusterData, nil
+	}
+	hostOffset := int64(entry & 0x00fffffffffffe00)
+	switch {
+	case entry&1 != 0 && h.version == 3:
+		return clusterZero, nil
+	case hostOffset == 0:
+		return -1, nil
+	case hostOffset%h.clusterSize() != 0:
+		return 0, fmt.Errorf("host offset %d is not cluster aligned", hostOffset)
+	case hostOffset > fileSize-h.clusterSize():
+		return 0, truncatedError("data cluster", hostOffset, fileSize)
+	}
+	return clusterData, nil
+}
+
+func (l *qcow2Layer) allocated(start, end int64, emit func(Range)) error {
+	i := sort.Search(len(l.extents), func(i int) bool {
+		e := l.extents[i]
+		return e.start+e.length > start
+	})
+	pos := start
+	for ; pos < end; i++ {
+		next := end
+		if i < len(l.extents) && l.extents[i].start < end {
+			next = l.extents[i].start
+		}
+		if err := l.fromBacking(pos, next, emit); err != nil {
+			return err
+		}
+		if next == end {
+			return nil
+		}
+		e := l.extents[i]
+		eEnd := min(e.start+e.length, end)
+		if e.state == clusterData {
+			emit(Range{Start: max(e.start, pos), Length: eEnd - max(e.start, pos)})
+		}
+		pos = eEnd
+	}
+	return nil
+}
+
+// fromBacking reports the backing image's data in a gap of this layer.
+// Beyond the backing image's size the gap reads as zeros.
+func (l *qcow2Layer) fromBacking(start, end int64, emit func(Range)) error {
+	end = min(end, l.bsize)
+	if l.backing == nil || start >= end {
+		return nil
+	}
+	return l.backing.allocated(start, end, emit)
+}
+
+// openQcow2Reader opens an already validated chain for reading.
+func openQcow2Reader(f *os.File) (image.Image, error) {
+	img, err := qcow2.Open(f, openBackingReader)
+	if err != nil {
+		return nil, err
+	}
+	if err := img.Readable(); err != nil {
+		img.Close()
+		return nil, err
+	}
+	return img, nil
+}
+
+// openBackingReader is the go-qcow2reader opener for backing files, applying
+// the same format rules as the validation in openQcow2Chain.
+func openBackingReader(ra io.ReaderAt, declared image.Type) (image.Image, error) {
+	f, ok := ra.(*os.File)
+	if !ok {
+		return failedImage{fmt.Errorf("backing file reader %T is not a file", ra)}, errors.New("backing file is not a file")
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return failedImage{err}, err
+	}
+	format, err := backingFormat(f, st.Size(), string(declared))
+	if err != nil {
+		return failedImage{err}, err
+	}
+	if format == FormatRaw {
+		return raw.Open(f)
+	}
+	img, err := qcow2.Open(f, openBackingReader)
+	if err != nil {
+		return failedImage{err}, err
+	}
+	return img, nil
+}
