@@ -184,9 +184,9 @@ func (c closerFunc) Close() error { c(); return nil }
 // qcow2 library closes whatever its opener returns, even on error.
 type failedImage struct{ err error }
 
-func (f failedImage) ReadAt([]byte, int64) (int, error)          { return 0, f.err }
-func (f failedImage) Close() error                               { return nil }
+func (f failedImage) ReadAt([]byte, int64) (int, error)         { return 0, f.err }
+func (f failedImage) Close() error                              { return nil }
 func (f failedImage) Extent(int64, int64) (image.Extent, error) { return image.Extent{}, f.err }
-func (f failedImage) Type() image.Type                           { return "" }
-func (f failedImage) Size() int64                                { return 0 }
-func (f failedImage) Readable() error                            { return f.err }
+func (f failedImage) Type() image.Type                          { return "" }
+func (f failedImage) Size() int64                               { return 0 }
+func (f failedImage) Readable() error                           { return f.err }
