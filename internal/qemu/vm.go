@@ -1,0 +1,283 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// startTimeout bounds how long QEMU may take to open its QMP socket.
+const startTimeout = 60 * time.Second
+
+// quitGrace is how long QEMU gets to exit after a QMP quit before it is
+// killed.
+const quitGrace = 10 * time.Second
+
+// ErrForcedStop means the guest did not power off in time and QEMU was made
+// to quit (or killed): its disk may hold an unclean file system.
+var ErrForcedStop = errors.New("guest did not power off in time")
+
+// VM is a running QEMU process.
+type VM struct {
+	cfg    Config
+	cmd    *exec.Cmd
+	done   chan struct{}
+	output *tailBuffer
+
+	waitErr error // set before done is closed
+
+	mu  sync.Mutex // guards qmp
+	qmp *qmpClient
+}
+
+// Start runs QEMU for cfg in its own process group and returns once QEMU
+// listens on its QMP socket. Cancelling ctx kills QEMU at any time.
+func Start(ctx context.Context, cfg Config) (*VM, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	binary, err := exec.LookPath(cfg.BinaryPath())
+	if err != nil {
+		return nil, fmt.Errorf("QEMU not found: %w (on Debian/Ubuntu install %s)", err, qemuPackage(cfg.Arch))
+	}
+	if err := os.Remove(cfg.QMPSocket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("removing the stale QMP socket: %w", err)
+	}
+
+	vm := &VM{cfg: cfg, done: make(chan struct{}), output: &tailBuffer{max: 8 << 10}}
+	vm.cmd = exec.CommandContext(ctx, binary, cfg.Args()...)
+	vm.cmd.Stdout = vm.output
+	vm.cmd.Stderr = vm.output
+	vm.cmd.SysProcAttr = sysProcAttr()
+	vm.cmd.Cancel = func() error { return killGroup(vm.cmd.Process) }
+	vm.cmd.WaitDelay = 5 * time.Second // do not hang on output pipes a stray child holds
+	if err := vm.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", binary, err)
+	}
+	go vm.supervise()
+
+	if err := vm.connectQMP(ctx); err != nil {
+		vm.Kill()
+		<-vm.done
+		return nil, err
+	}
+	return vm, nil
+}
+
+func qemuPackage(arch string) string {
+	if arch == "arm64" {
+		return "qemu-system-arm"
+	}
+	return "qemu-system-x86"
+}
+
+func (vm *VM) supervise() {
+	err := vm.cmd.Wait()
+	if err != nil {
+		err = fmt.Errorf("QEMU exited: %w%s", err, vm.outputSuffix())
+	}
+	vm.waitErr = err
+	vm.mu.Lock()
+	if vm.qmp != nil {
+		vm.qmp.Close()
+		vm.qmp = nil
+	}
+	vm.mu.Unlock()
+	os.Remove(vm.cfg.QMPSocket)
+	close(vm.done)
+}
+
+func (vm *VM) outputSuffix() string {
+	if out := strings.TrimSpace(vm.output.String()); out != "" {
+		return "; its output:\n" + out
+	}
+	return ""
+}
+
+// connectQMP polls until QEMU accepts QMP connections, QEMU exits, or the
+// start timeout passes: QEMU creates the socket only after parsing its
+// arguments and opening the disks.
+func (vm *VM) connectQMP(ctx context.Context) error {
+	deadline := time.NewTimer(startTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		q, err := dialQMP(vm.cfg.QMPSocket)
+		if err == nil {
+			vm.mu.Lock()
+			vm.qmp = q
+			vm.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-vm.done:
+			return fmt.Errorf("QEMU failed to start: %w\ncommand: %s", vm.waitErr, vm.CommandLine())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("QEMU did not open its QMP socket %s within %s: %v%s", vm.cfg.QMPSocket, startTimeout, err, vm.outputSuffix())
+		case <-tick.C:
+		}
+	}
+}
+
+// CommandLine is the QEMU command as a shell would show it, for error
+// messages and logs.
+func (vm *VM) CommandLine() string {
+	parts := append([]string{vm.cmd.Path}, vm.cmd.Args[1:]...)
+	for i, p := range parts {
+		if strings.ContainsAny(p, " \t'\"$;&|<>()") {
+			parts[i] = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// PID is QEMU's process id (also its process group id).
+func (vm *VM) PID() int { return vm.cmd.Process.Pid }
+
+// Done is closed once QEMU has exited.
+func (vm *VM) Done() <-chan struct{} { return vm.done }
+
+// Wait waits for QEMU to exit and returns why it did (nil for a clean exit,
+// as after the guest powers off).
+func (vm *VM) Wait() error {
+	<-vm.done
+	return vm.waitErr
+}
+
+// Powerdown presses the virtual power button (ACPI): the guest shuts down
+// cleanly if it listens to it.
+func (vm *VM) Powerdown() error { return vm.qmpExecute("system_powerdown") }
+
+func (vm *VM) qmpExecute(command string) error {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.qmp == nil {
+		return fmt.Errorf("QMP %s: QEMU has exited", command)
+	}
+	return vm.qmp.execute(command)
+}
+
+// Kill kills QEMU and anything it started, at once.
+func (vm *VM) Kill() error {
+	select {
+	case <-vm.done:
+		return nil
+	default:
+	}
+	return killGroup(vm.cmd.Process)
+}
+
+// Stop powers the guest off and waits for QEMU to exit until ctx is done;
+// then it asks QEMU to quit (which flushes its disk caches), and kills it
+// when that does not work either. It returns once QEMU has exited, with an
+// error wrapping ErrForcedStop when the guest did not power off by itself.
+func (vm *VM) Stop(ctx context.Context) error {
+	select {
+	case <-vm.done:
+		return nil
+	default:
+	}
+	powerdownErr := vm.Powerdown()
+	if powerdownErr == nil {
+		select {
+		case <-vm.done:
+			return nil
+		case <-ctx.Done():
+		}
+	}
+	how := "quit"
+	if err := vm.qmpExecute("quit"); err == nil {
+		grace := time.NewTimer(quitGrace)
+		defer grace.Stop()
+		select {
+		case <-vm.done:
+		case <-grace.C:
+			how = "killed"
+		}
+	} else {
+		how = "killed"
+	}
+	if how == "killed" {
+		if err := vm.Kill(); err != nil {
+			return fmt.Errorf("killing QEMU (pid %d): %w", vm.PID(), err)
+		}
+		<-vm.done
+	}
+	if powerdownErr != nil {
+		return fmt.Errorf("%w: ACPI power-down failed (%v), QEMU %s", ErrForcedStop, powerdownErr, how)
+	}
+	return fmt.Errorf("%w: QEMU %s", ErrForcedStop, how)
+}
+
+// consoleTailBytes bounds how much of the serial log ConsoleTail reads.
+const consoleTailBytes = 256 << 10
+
+// ansiEscape matches the terminal control sequences systemd and the kernel
+// print, which only clutter an error message.
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1bc`)
+
+// ConsoleTail returns the last n lines of the guest's serial console, with
+// terminal escapes removed; "" when there is no log yet.
+func (vm *VM) ConsoleTail(n int) string {
+	return consoleTail(vm.cfg.SerialLog, n)
+}
+
+func consoleTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	start := max(info.Size()-consoleTailBytes, 0)
+	data, err := io.ReadAll(io.NewSectionReader(f, start, consoleTailBytes))
+	if err != nil {
+		return ""
+	}
+	text := ansiEscape.ReplaceAllString(string(data), "")
+	text = strings.ReplaceAll(text, "\r", "")
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if start > 0 && len(lines) > 1 {
+		lines = lines[1:] // the first line was cut
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
