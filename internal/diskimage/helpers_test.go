@@ -15,18 +15,21 @@ import (
 // debianPackage names the package that provides each external tool the
 // tests drive.
 var debianPackage = map[string]string{
-	"qemu-img":  "qemu-utils",
-	"qemu-io":   "qemu-utils",
-	"sgdisk":    "gdisk",
-	"sfdisk":    "fdisk",
-	"fdisk":     "fdisk",
-	"truncate":  "coreutils",
-	"mkfs.ext4": "e2fsprogs",
-	"mkfs.ext2": "e2fsprogs",
-	"mkfs.ext3": "e2fsprogs",
-	"mkfs.xfs":  "xfsprogs",
-	"mkfs.vfat": "dosfstools",
-	"mkswap":    "util-linux",
+	"qemu-img":   "qemu-utils",
+	"qemu-io":    "qemu-utils",
+	"sgdisk":     "gdisk",
+	"sfdisk":     "fdisk",
+	"fdisk":      "fdisk",
+	"truncate":   "coreutils",
+	"mkfs.ext4":  "e2fsprogs",
+	"mkfs.ext2":  "e2fsprogs",
+	"mkfs.ext3":  "e2fsprogs",
+	"mkfs.xfs":   "xfsprogs",
+	"mkfs.vfat":  "dosfstools",
+	"mkswap":     "util-linux",
+	"mkfs.btrfs": "btrfs-progs",
+	"cp":         "coreutils",
+	"dd":         "coreutils",
 }
 
 // run runs a tool and fails the test with its output when it fails or is
@@ -57,6 +60,20 @@ func runStdin(t testing.TB, stdin, name string, args ...string) {
 }
 
 const MiB = 1 << 20
+
+// sharedTestDir holds test disks that several tests copy.
+var sharedTestDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if sharedTestDir, err = os.MkdirTemp("", "diskimage-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(sharedTestDir)
+	os.Exit(code)
+}
 
 // writeScatteredRaw makes a sparse raw file with text and random data at
 // offsets that straddle 64 KiB cluster and 4 KiB block boundaries, so
