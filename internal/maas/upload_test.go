@@ -1,0 +1,403 @@
+package maas_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
+)
+
+const mib = 1 << 20
+
+func startFake(t testing.TB) *fakemaas.Server {
+	t.Helper()
+	fake := fakemaas.Start()
+	t.Cleanup(fake.Close)
+	return fake
+}
+
+// newClient returns a client with fast retries, so fault tests run quickly.
+func newClient(t testing.TB, fake *fakemaas.Server, change func(*maas.Options)) *maas.Client {
+	t.Helper()
+	opts := maas.Options{
+		URL: fake.URL, APIKey: fakemaas.APIKey,
+		RequestTimeout: 10 * time.Second, Attempts: 8,
+		Backoff:      maas.Backoff{Initial: time.Millisecond, Max: 4 * time.Millisecond},
+		PollInterval: time.Millisecond,
+		Logf:         t.Logf,
+	}
+	if change != nil {
+		change(&opts)
+	}
+	c, err := maas.NewClient(opts)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// writeImage writes size pseudo-random bytes (no sparse holes, nothing
+// compressible) and returns the path and sha256.
+func writeImage(t testing.TB, size int64, seed uint64) (string, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "root.tgz")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rng := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
+	h := sha256.New()
+	buf := make([]byte, mib)
+	for left := size; left > 0; left -= int64(len(buf)) {
+		part := buf[:min(int64(len(buf)), left)]
+		_, _ = rng.Read(part)
+		h.Write(part)
+		_, err := f.Write(part)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+	return path, hex.EncodeToString(h.Sum(nil))
+}
+
+func request(path, sum string, size int64) maas.UploadRequest {
+	return maas.UploadRequest{
+		Name: "custom/test-image", Title: "Test image", Architecture: "amd64/generic",
+		BaseImage: "ubuntu/noble", Filetype: "tgz", Path: path, SHA256: sum, Size: size,
+		ChunkSize: 4 * mib,
+	}
+}
+
+// requireOnlyComplete checks that the fake holds exactly one file, complete
+// with this content, and nothing incomplete.
+func requireOnlyComplete(t *testing.T, fake *fakemaas.Server, sum string, size int64) fakemaas.FileState {
+	t.Helper()
+	files := fake.Files()
+	require.Len(t, files, 1, "the fake should hold exactly one file: %+v", files)
+	f := files[0]
+	assert.True(t, f.Complete, "file not complete: %+v", f)
+	assert.Equal(t, sum, f.SHA256)
+	assert.Equal(t, size, f.Received)
+	return f
+}
+
+func TestUploadMultiChunk(t *testing.T) {
+	fake := startFake(t)
+	size := int64(21*mib + 12345)
+	path, sum := writeImage(t, size, 1)
+	client := newClient(t, fake, nil)
+	var progressed int64
+	req := request(path, sum, size)
+	req.Progress = func(n int64) { progressed += n }
+
+	res, err := client.Upload(context.Background(), req)
+	require.NoError(t, err)
+
+	f := requireOnlyComplete(t, fake, sum, size)
+	assert.Equal(t, f.ResourceID, res.Resource.ID)
+	assert.Equal(t, "custom/test-image", res.Resource.Name)
+	assert.Equal(t, "ubuntu/noble", f.BaseImage)
+	assert.Equal(t, "2.0", res.APIVersion)
+	assert.False(t, res.AlreadyPresent)
+	assert.Equal(t, size, progressed, "progress must add up to the file size")
+	stats := fake.Stats()
+	assert.Equal(t, 6, stats.Puts, "21 MiB in 4 MiB chunks is 6 PUTs")
+	assert.Equal(t, 1, stats.Creates)
+	assert.Zero(t, stats.Unauthorized, "every request must carry a fresh nonce")
+}
+
+func TestUploadComputesDigestWhenNotGiven(t *testing.T) {
+	fake := startFake(t)
+	path, sum := writeImage(t, 3*mib+1, 2)
+	req := request(path, "", 0)
+	_, err := newClient(t, fake, nil).Upload(context.Background(), req)
+	require.NoError(t, err)
+	requireOnlyComplete(t, fake, sum, 3*mib+1)
+}
+
+func TestUploadRejectsSizeMismatch(t *testing.T) {
+	fake := startFake(t)
+	path, sum := writeImage(t, mib, 3)
+	_, err := newClient(t, fake, nil).Upload(context.Background(), request(path, sum, mib+1))
+	require.ErrorContains(t, err, "the file changed after it was written")
+	assert.Empty(t, fake.Files())
+}
+
+func TestUploadDedupe(t *testing.T) {
+	fake := startFake(t)
+	size := int64(5 * mib)
+	path, sum := writeImage(t, size, 4)
+	client := newClient(t, fake, nil)
+	_, err := client.Upload(context.Background(), request(path, sum, size))
+	require.NoError(t, err)
+	putsBefore := fake.Stats().Puts
+
+	var progressed int64
+	req := request(path, sum, size)
+	req.Progress = func(n int64) { progressed += n }
+	res, err := client.Upload(context.Background(), req)
+	require.NoError(t, err)
+
+	assert.True(t, res.AlreadyPresent, "MAAS answered complete:true; nothing should be sent")
+	assert.Equal(t, putsBefore, fake.Stats().Puts)
+	assert.Equal(t, size, progressed)
+	requireOnlyComplete(t, fake, sum, size) // keep_old=false dropped the older set
+}
+
+func TestUploadKeepOld(t *testing.T) {
+	fake := startFake(t)
+	client := newClient(t, fake, nil)
+	for seed := uint64(1); seed <= 2; seed++ {
+		path, sum := writeImage(t, mib, seed)
+		req := request(path, sum, mib)
+		req.KeepOld = true
+		_, err := client.Upload(context.Background(), req)
+		require.NoError(t, err)
+	}
+	files := fake.Files()
+	require.Len(t, files, 2, "keep_old keeps both versions")
+	assert.Equal(t, files[0].ResourceID, files[1].ResourceID, "same name and architecture: one resource")
+	assert.NotEqual(t, files[0].Version, files[1].Version)
+}
+
+func TestUploadWrongKey(t *testing.T) {
+	fake := startFake(t)
+	path, sum := writeImage(t, mib, 5)
+	const secret = "notthesecret0123456789abcdefghij"
+	client := newClient(t, fake, func(o *maas.Options) {
+		o.APIKey = fakemaas.ConsumerKey + ":" + fakemaas.TokenKey + ":" + secret
+	})
+	_, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.Error(t, err)
+	var apiErr *maas.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 401, apiErr.StatusCode)
+	assert.Contains(t, err.Error(), "MAAS refused the credentials")
+	assert.NotContains(t, err.Error(), secret, "the key must never appear in errors")
+	assert.Equal(t, 1, fake.Stats().Unauthorized, "a 401 is not retried")
+	assert.Empty(t, fake.Files())
+}
+
+func TestUploadUnreachable(t *testing.T) {
+	fake := fakemaas.Start()
+	url := fake.URL
+	fake.Close()
+	path, sum := writeImage(t, mib, 6)
+	client, err := maas.NewClient(maas.Options{
+		URL: url, APIKey: fakemaas.APIKey, Attempts: 2,
+		Backoff: maas.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
+	})
+	require.NoError(t, err)
+	_, err = client.Upload(context.Background(), request(path, sum, mib))
+	require.ErrorContains(t, err, "no answer from MAAS (check maas_url and that MAAS is reachable)")
+}
+
+func TestUploadWrongDigestShowsMAASMessage(t *testing.T) {
+	fake := startFake(t)
+	path, _ := writeImage(t, 2*mib, 7)
+	wrong := strings.Repeat("ab", 32)
+	_, err := newClient(t, fake, nil).Upload(context.Background(), request(path, wrong, 2*mib))
+	require.ErrorContains(t, err, "Saved content does not match given SHA256 value.")
+	assert.Empty(t, fake.Files(), "the rejected upload's resource must be deleted")
+}
+
+func TestUploadSurvivesFaults(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults fakemaas.Faults
+		fired  func(fakemaas.Stats) int
+		change func(*maas.Options)
+	}{
+		{
+			name:   "connection dropped mid-body",
+			faults: fakemaas.Faults{DropEvery: 3, DropAfterBytes: 300 << 10},
+			fired:  func(s fakemaas.Stats) int { return s.Dropped },
+		},
+		{
+			name:   "chunk stored, answer lost",
+			faults: fakemaas.Faults{LoseAnswerEvery: 3},
+			fired:  func(s fakemaas.Stats) int { return s.LostAnswers },
+		},
+		{
+			name:   "503 every 4th request",
+			faults: fakemaas.Faults{FailEvery: 4},
+			fired:  func(s fakemaas.Stats) int { return s.Failed },
+		},
+		{
+			name:   "slow server beyond the request timeout",
+			faults: fakemaas.Faults{SlowEvery: 9, Delay: 3 * time.Second},
+			fired:  func(s fakemaas.Stats) int { return s.Slowed },
+			change: func(o *maas.Options) { o.RequestTimeout = time.Second },
+		},
+		{
+			name: "all at once",
+			faults: fakemaas.Faults{
+				DropEvery: 5, DropAfterBytes: 100 << 10, LoseAnswerEvery: 4, FailEvery: 7,
+				SlowEvery: 11, Delay: 3 * time.Second,
+			},
+			fired: func(s fakemaas.Stats) int {
+				return min(s.Dropped, s.LostAnswers, s.Failed, s.Slowed)
+			},
+			change: func(o *maas.Options) { o.RequestTimeout = time.Second },
+		},
+	}
+	size := int64(20*mib + 777)
+	path, sum := writeImage(t, size, 8)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := startFake(t)
+			fake.SetFaults(tc.faults)
+			var progressed int64
+			req := request(path, sum, size)
+			req.ChunkSize = mib
+			req.Progress = func(n int64) { progressed += n }
+			_, err := newClient(t, fake, tc.change).Upload(context.Background(), req)
+			require.NoError(t, err)
+			requireOnlyComplete(t, fake, sum, size)
+			assert.Positive(t, tc.fired(fake.Stats()), "the fault never fired: %+v", fake.Stats())
+			assert.Equal(t, size, progressed)
+		})
+	}
+}
+
+func TestUploadCancelledMidwayLeavesNothing(t *testing.T) {
+	fake := startFake(t)
+	size := int64(12 * mib)
+	path, sum := writeImage(t, size, 9)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := request(path, sum, size)
+	req.ChunkSize = mib
+	var progressed int64
+	req.Progress = func(n int64) {
+		if progressed += n; progressed >= 5*mib {
+			cancel() // as Ctrl-C would, between chunks
+		}
+	}
+	_, err := newClient(t, fake, nil).Upload(ctx, req)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Empty(t, fake.Files(), "the incomplete resource must be deleted")
+	assert.Equal(t, 1, fake.Stats().Deletes)
+}
+
+func TestUploadFinalFailureDeletesResource(t *testing.T) {
+	fake := startFake(t)
+	fake.SetFaults(fakemaas.Faults{DropEvery: 1, DropAfterBytes: 1000})
+	path, sum := writeImage(t, 2*mib, 10)
+	_, err := newClient(t, fake, func(o *maas.Options) { o.Attempts = 3 }).Upload(context.Background(), request(path, sum, 2*mib))
+	require.ErrorContains(t, err, "stopped at byte 0 of 2097152 after 3 attempts")
+	assert.Empty(t, fake.Files())
+	assert.Equal(t, 3, fake.Stats().Dropped)
+}
+
+func TestUploadFailureKeepsEarlierVersions(t *testing.T) {
+	fake := startFake(t)
+	client := newClient(t, fake, func(o *maas.Options) { o.Attempts = 2 })
+	path, sum := writeImage(t, mib, 11)
+	_, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+
+	fake.SetFaults(fakemaas.Faults{DropEvery: 1, DropAfterBytes: 1000})
+	path2, sum2 := writeImage(t, mib, 12)
+	_, err = client.Upload(context.Background(), request(path2, sum2, mib))
+	require.ErrorContains(t, err, "holds other versions, so it was kept")
+
+	files := fake.Files()
+	require.Len(t, files, 2)
+	assert.True(t, files[0].Complete, "the earlier version must survive")
+	assert.Equal(t, sum, files[0].SHA256)
+	assert.Zero(t, fake.Stats().Deletes)
+}
+
+func TestUploadAPIv3(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	size := int64(9*mib + 5)
+	path, sum := writeImage(t, size, 13)
+	var progressed int64
+	req := request(path, sum, size)
+	req.Progress = func(n int64) { progressed += n }
+	res, err := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	}).Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, "3", res.APIVersion)
+	f := requireOnlyComplete(t, fake, sum, size)
+	assert.Equal(t, f.ResourceID, res.Resource.ID)
+	assert.Equal(t, 1, fake.Stats().V3Uploads)
+	assert.Zero(t, fake.Stats().Puts, "API 3 sends the file in one request")
+	assert.Equal(t, size, progressed)
+}
+
+func TestUploadAPIv3LostAnswerIsNotAnError(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	fake.SetFaults(fakemaas.Faults{LoseAnswerEvery: 1})
+	path, sum := writeImage(t, 2*mib, 14)
+	res, err := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	}).Upload(context.Background(), request(path, sum, 2*mib))
+	require.NoError(t, err, "the retry's 409 must be recognised as the earlier attempt's success")
+	requireOnlyComplete(t, fake, sum, 2*mib)
+	assert.Equal(t, "3", res.APIVersion)
+}
+
+func TestUploadAPIv3WrongPassword(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	path, sum := writeImage(t, mib, 15)
+	_, err := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, "wrong"
+	}).Upload(context.Background(), request(path, sum, mib))
+	require.ErrorContains(t, err, "MAAS refused the credentials")
+	assert.Empty(t, fake.Files())
+}
+
+func TestUploadFallsBackWithoutAPIv3(t *testing.T) {
+	fake := startFake(t) // V3 off: /MAAS/a/v3 answers 404
+	path, sum := writeImage(t, 2*mib, 16)
+	res, err := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	}).Upload(context.Background(), request(path, sum, 2*mib))
+	require.NoError(t, err)
+	assert.Equal(t, "2.0", res.APIVersion)
+	requireOnlyComplete(t, fake, sum, 2*mib)
+}
+
+func TestWaitComplete(t *testing.T) {
+	fake := startFake(t)
+	fake.SyncReads = 3
+	path, sum := writeImage(t, mib, 17)
+	client := newClient(t, fake, nil)
+	res, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+	readsBefore := fake.Stats().Reads
+
+	done, err := client.WaitComplete(context.Background(), res.Resource.ID, sum)
+	require.NoError(t, err)
+	assert.True(t, done.Sets[res.Version].Complete)
+	assert.GreaterOrEqual(t, fake.Stats().Reads-readsBefore, 2, "the set became complete only after the sync reads")
+}
+
+func TestWaitCompleteHonoursContext(t *testing.T) {
+	fake := startFake(t)
+	fake.SyncReads = 1 << 30
+	path, sum := writeImage(t, mib, 18)
+	client := newClient(t, fake, nil)
+	res, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = client.WaitComplete(ctx, res.Resource.ID, sum)
+	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
+	assert.True(t, strings.Contains(err.Error(), "to become complete"), "got %v", err)
+}

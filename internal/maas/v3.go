@@ -1,0 +1,150 @@
+package maas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// errNoAPIv3 means the server has no API 3 login; Upload falls back to 2.0.
+var errNoAPIv3 = errors.New("MAAS offers no API 3")
+
+// loginV3 trades username and password for a bearer token.
+func (c *Client) loginV3(ctx context.Context) (string, error) {
+	form := url.Values{"username": {c.opts.Username}, "password": {c.opts.Password}}.Encode()
+	target := c.apiURL("a/v3/auth/login").String()
+	var data []byte
+	err := c.retry(ctx, "logging in to MAAS API 3", func(ctx context.Context) error {
+		var err error
+		data, err = c.send(ctx, func(ctx context.Context) (*http.Request, error) {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form))
+			if err == nil {
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			return r, err
+		}, false)
+		return err
+	})
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusMethodNotAllowed) {
+		return "", errNoAPIv3
+	}
+	if err != nil {
+		return "", err
+	}
+	var answer struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(data, &answer); err != nil || answer.AccessToken == "" {
+		return "", fmt.Errorf("MAAS API 3 login at %s answered without an access_token", target)
+	}
+	return answer.AccessToken, nil
+}
+
+// uploadV3 sends the whole file in one streamed request. A failed attempt
+// leaves nothing behind on the server, so retrying resends from the start.
+func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (UploadResult, error) {
+	token, err := c.loginV3(ctx)
+	if err != nil {
+		return UploadResult{}, err
+	}
+	target := c.apiURL("a/v3/custom_images").String()
+	var reported atomic.Int64
+	var data []byte
+	err = c.retry(ctx, "uploading "+req.Name+" through API 3", func(ctx context.Context) error {
+		body := &countingReader{r: io.NewSectionReader(f, 0, req.Size), progress: func(sent int64) {
+			if prev := reported.Load(); sent > prev && reported.CompareAndSwap(prev, sent) && req.Progress != nil {
+				req.Progress(sent - prev)
+			}
+		}}
+		var err error
+		data, err = c.send(ctx, func(ctx context.Context) (*http.Request, error) {
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
+			if err != nil {
+				return nil, err
+			}
+			r.ContentLength = req.Size
+			h := r.Header
+			h.Set("Content-Type", "application/octet-stream")
+			h.Set("Authorization", "Bearer "+token)
+			h.Set("name", req.Name)
+			h.Set("sha256", req.SHA256)
+			h.Set("architecture", req.Architecture)
+			h.Set("file-type", req.Filetype)
+			if req.Title != "" {
+				h.Set("title", req.Title)
+			}
+			if req.BaseImage != "" {
+				h.Set("base-image", req.BaseImage)
+			}
+			return r, nil
+		}, false)
+		return err
+	})
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict {
+		// An earlier attempt whose answer was lost may have stored it.
+		if res, version, ok := c.findComplete(ctx, req); ok {
+			reportProgress(req.Progress, reported.Load(), req.Size)
+			return UploadResult{Resource: res, Version: version, APIVersion: "3"}, nil
+		}
+		return UploadResult{}, fmt.Errorf("%w: %s for %s was already uploaded through API 3; delete it in MAAS or choose another name", err, req.Name, req.Architecture)
+	}
+	if err != nil {
+		return UploadResult{}, err
+	}
+	var res Resource
+	if err := json.Unmarshal(data, &res); err != nil {
+		return UploadResult{}, fmt.Errorf("MAAS API 3 answered the upload with invalid JSON: %w", err)
+	}
+	return UploadResult{Resource: res, APIVersion: "3"}, nil
+}
+
+// findComplete looks for a complete file with this content under the
+// request's name and architecture.
+func (c *Client) findComplete(ctx context.Context, req UploadRequest) (Resource, string, bool) {
+	res, found, err := c.Find(ctx, req.Name, req.Architecture)
+	if err != nil || !found {
+		return Resource{}, "", false
+	}
+	version, file, ok := res.FileBySHA256(req.SHA256)
+	return res, version, ok && file.Complete
+}
+
+// countingReader reports the running total of bytes read.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress func(total int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.progress(c.n)
+	return n, err
+}
+
+// WaitComplete polls the resource until the set holding the file with
+// this sha256 is complete (MAAS then has it on its rack controllers).
+func (c *Client) WaitComplete(ctx context.Context, id int, sum string) (Resource, error) {
+	for polls := 1; ; polls++ {
+		st, err := c.readFile(ctx, id, sum)
+		if err != nil {
+			return Resource{}, fmt.Errorf("waiting for boot resource %d to become complete: %w", id, err)
+		}
+		if st.resource.Sets[st.version].Complete {
+			return st.resource, nil
+		}
+		if err := sleep(ctx, c.opts.PollInterval); err != nil {
+			return Resource{}, fmt.Errorf("waiting for boot resource %d (version %s) to become complete, %d polls: %w", id, st.version, polls, err)
+		}
+	}
+}
