@@ -1,0 +1,283 @@
+// Package export turns a disk image into a MAAS image file, in process and
+// without root: no nbd, FUSE, loop device or mount. It is the engine behind
+// the maas-export post-processor and the maas-rootfs builder.
+//
+// A "tgz" export finds the root partition (and a separate /boot), reads its
+// ext2/3/4 filesystem directly and streams it as a GNU-tar-compatible,
+// generalized tarball through parallel gzip. A "ddgz" export compresses the
+// whole disk, reading only its allocated ranges. Either way the SHA-256 and
+// size come out of the same pass that writes the file.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
+	"github.com/c34478be/packer-plugin-maas/internal/ext4"
+	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+)
+
+// MAAS filetypes this package writes.
+const (
+	FiletypeTGZ  = "tgz"
+	FiletypeDDGZ = "ddgz"
+)
+
+// Options say what to export and how.
+type Options struct {
+	// Input is the disk image, qcow2 or raw (told apart by content).
+	Input string
+	// Output is the file to write; it appears only when the export succeeds.
+	Output string
+	// Filetype is FiletypeTGZ (the root filesystem) or FiletypeDDGZ (the
+	// whole disk).
+	Filetype string
+	// CompressionLevel is the gzip level, 1-9; 0 means the default (6).
+	CompressionLevel int
+	// RootPartition picks the root by number or label; "" finds it.
+	RootPartition string
+	// Architecture is a hint for finding the root partition by its GPT
+	// type ("amd64", "arm64/generic"); "" accepts any.
+	Architecture string
+	// Tar controls the tarball's contents (generalization, exclude,
+	// include); unused for ddgz.
+	Tar rootfs.Options
+	// Progress, when set, is told the number of bytes the export expects
+	// to read from the image and returns the function that counts reads.
+	Progress func(total int64) (add func(n int64))
+	// Log receives what the export finds and skips; nil discards it.
+	Log func(format string, args ...any)
+}
+
+// Result describes the written file and what was learned of the image.
+type Result struct {
+	rootfs.Output
+	Filetype string
+	// Architecture is the MAAS architecture ("amd64/generic") read from the
+	// image's ELF binaries; "" when the root filesystem was not read.
+	Architecture string
+	// BaseImage is a MAAS base_image hint ("ubuntu/noble") from
+	// /etc/os-release; "" when it does not name a series MAAS knows.
+	BaseImage string
+	// OS is the image's /etc/os-release PRETTY_NAME, for messages.
+	OS    string
+	Root  *diskimage.Partition
+	Boot  *diskimage.Partition
+	Stats rootfs.Stats
+}
+
+// Run exports opts.Input to opts.Output.
+func Run(ctx context.Context, opts Options) (Result, error) {
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
+	}
+	if opts.CompressionLevel == 0 {
+		opts.CompressionLevel = rootfs.DefaultCompressionLevel
+	}
+	if opts.CompressionLevel < 1 || opts.CompressionLevel > 9 {
+		return Result{}, fmt.Errorf("compression level %d is out of range 1-9", opts.CompressionLevel)
+	}
+	img, err := diskimage.Open(opts.Input)
+	if err != nil {
+		return Result{}, err
+	}
+	defer img.Close()
+	opts.Log("%s: %s image, %d bytes virtual size", opts.Input, img.Format(), img.Size())
+
+	switch opts.Filetype {
+	case FiletypeTGZ, "":
+		return exportRootfs(ctx, img, opts)
+	case FiletypeDDGZ:
+		return exportDisk(ctx, img, opts)
+	default:
+		return Result{}, fmt.Errorf("filetype %q is not one this export writes (tgz or ddgz)", opts.Filetype)
+	}
+}
+
+// exportRootfs writes the root filesystem (with a separate /boot under
+// ./boot) as a tarball.
+func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
+	table, err := diskimage.ReadPartitions(img, img.Size())
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
+	}
+	for _, w := range table.Warnings {
+		opts.Log("warning: %s", w)
+	}
+	roles, err := diskimage.FindRoot(table, opts.RootPartition, opts.Architecture, func(p diskimage.Partition) bool {
+		return hasOSRelease(img, p)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
+	}
+	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root, Boot: roles.Boot}
+	opts.Log("root filesystem: %s", roles.Root.Describe())
+
+	src := fstree.FS(nil)
+	reader := io.ReaderAt(img)
+	if opts.Progress != nil {
+		reader = &rootfs.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles))}
+	}
+	root, err := openExt(reader, roles.Root)
+	if err != nil {
+		return Result{}, err
+	}
+	src = root
+	if roles.Boot != nil {
+		opts.Log("separate /boot: %s", roles.Boot.Describe())
+		boot, err := openExt(reader, *roles.Boot)
+		if err != nil {
+			return Result{}, err
+		}
+		if src, err = mountAt(root, "/boot", boot); err != nil {
+			return Result{}, err
+		}
+	}
+	res.Architecture = detectArchitecture(root)
+	res.BaseImage, res.OS = detectOS(root)
+
+	tarOpts := opts.Tar
+	if tarOpts.Log == nil {
+		tarOpts.Log = opts.Log
+	}
+	out, err := rootfs.WriteTGZ(ctx, opts.Output, opts.CompressionLevel, func(w io.Writer) error {
+		var err error
+		res.Stats, err = rootfs.WriteTar(ctx, w, src, tarOpts)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	res.Output = out
+	return res, nil
+}
+
+func openExt(r io.ReaderAt, p diskimage.Partition) (*ext4.FS, error) {
+	if !diskimage.IsExt(p.Filesystem) {
+		return nil, fmt.Errorf("partition %s holds %s, which a tgz export cannot read; export the whole disk with filetype = \"ddgz\"",
+			p.Describe(), orUnknown(p.Filesystem))
+	}
+	fs, err := ext4.Open(p.Section(r), p.Size)
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: %w", p.Number, err)
+	}
+	return fs, nil
+}
+
+func orUnknown(fs string) string {
+	if fs == "" {
+		return "an unknown filesystem"
+	}
+	return fs
+}
+
+func hasOSRelease(img io.ReaderAt, p diskimage.Partition) bool {
+	if !diskimage.IsExt(p.Filesystem) {
+		return false
+	}
+	fs, err := ext4.Open(p.Section(img), p.Size)
+	if err != nil {
+		return false
+	}
+	_, err = resolve(fs, "/etc/os-release")
+	return err == nil
+}
+
+// readEstimate is what a tgz export will read: the image's allocated bytes
+// inside the partitions it packs.
+func readEstimate(img *diskimage.Image, roles diskimage.Roles) int64 {
+	parts := []diskimage.Partition{roles.Root}
+	if roles.Boot != nil {
+		parts = append(parts, *roles.Boot)
+	}
+	allocated, err := img.Allocated()
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, p := range parts {
+		for _, r := range allocated {
+			total += overlap(r.Start, r.End(), p.Start, p.Start+p.Size)
+		}
+	}
+	return total
+}
+
+func overlap(a0, a1, b0, b1 int64) int64 {
+	lo, hi := max(a0, b0), min(a1, b1)
+	if hi <= lo {
+		return 0
+	}
+	return hi - lo
+}
+
+// exportDisk compresses the whole disk image. Holes are written as zeros
+// without being read, so a mostly empty 64 GiB disk costs little more than
+// its data.
+func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
+	allocated, err := img.Allocated()
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
+	}
+	var add func(int64)
+	if opts.Progress != nil {
+		var total int64
+		for _, r := range allocated {
+			total += r.Length
+		}
+		add = opts.Progress(total)
+	}
+	out, err := rootfs.WriteTGZ(ctx, opts.Output, opts.CompressionLevel, func(w io.Writer) error {
+		return copyDisk(ctx, w, img, allocated, add)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Output: out, Filetype: FiletypeDDGZ}, nil
+}
+
+const copyBufferSize = 1 << 20
+
+func copyDisk(ctx context.Context, w io.Writer, img *diskimage.Image, allocated []diskimage.Range, add func(int64)) error {
+	buf := make([]byte, copyBufferSize)
+	zeros := make([]byte, copyBufferSize)
+	var pos int64
+	for _, r := range allocated {
+		if err := writeZeros(w, zeros, r.Start-pos); err != nil {
+			return err
+		}
+		for off := r.Start; off < r.End(); {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := int(min(int64(len(buf)), r.End()-off))
+			if _, err := img.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("reading the disk image at byte %d: %w", off, err)
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if add != nil {
+				add(int64(n))
+			}
+			off += int64(n)
+		}
+		pos = r.End()
+	}
+	return writeZeros(w, zeros, img.Size()-pos)
+}
+
+func writeZeros(w io.Writer, zeros []byte, n int64) error {
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := w.Write(zeros[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
