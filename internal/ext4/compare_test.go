@@ -256,7 +256,7 @@ func debugfsListing(t testing.TB, img, dir string) map[string]uint64 {
 		for _, d := range fields[1] {
 			ino = ino*10 + uint64(d-'0')
 		}
-		if name := string(fields[5]); name != "." && name != ".." {
+		if name := string(fields[5]); ino != 0 && name != "." && name != ".." {
 			listing[name] = ino
 		}
 	}

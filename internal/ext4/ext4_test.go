@@ -1,6 +1,7 @@
 package ext4
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -297,5 +298,45 @@ func TestFileReadAt(t *testing.T) {
 	}
 	if _, err := fs.ReadDir(ino); err == nil {
 		t.Error("ReadDir of a regular file succeeded")
+	}
+}
+
+// TestInlineDirSpill reads an inline directory whose entries continue in
+// the system.data xattr. mkfs.ext4 never writes one (it moves a full
+// inline directory to a block), the kernel does; debugfs makes one here.
+func TestInlineDirSpill(t *testing.T) {
+	requireTools(t, "debugfs")
+	tree := t.TempDir()
+	if err := os.Mkdir(filepath.Join(tree, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "f"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := mkfs(t, tree, "8M", "-O", "inline_data")
+	target := debugfsInode(t, img, "/f")
+	// One entry "spilled" -> /f filling the whole value.
+	entry := binary.LittleEndian.AppendUint32(nil, uint32(target))
+	entry = binary.LittleEndian.AppendUint16(entry, 16)
+	entry = append(entry, 7, 1)
+	entry = append(entry, "spilled\x00"...)
+	value := filepath.Join(t.TempDir(), "value")
+	if err := os.WriteFile(value, entry, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	command(t, "debugfs", "-w", "-R", "ea_set -f "+value+" /d system.data", img)
+	command(t, "debugfs", "-w", "-R", fmt.Sprintf("sif /d size %d", inlineBlockSize+len(entry)), img)
+	fs := openImage(t, img)
+	if in := inodeAt(t, fs, "/d"); !in.hasInlineData() {
+		t.Fatal("/d is not inline; the test does not cover inline directories")
+	}
+	checkAgainstDebugfs(t, fs, img, "/d")
+	ino, err := fs.Lookup("/d/spilled")
+	if err != nil || ino != target {
+		t.Errorf("Lookup(/d/spilled) = %d, %v; want %d", ino, err, target)
+	}
+	xs, err := fs.Xattrs(ino)
+	if err != nil || len(xs) != 0 {
+		t.Errorf("Xattrs of an inline file = %v, %v; want none (system.data is hidden)", xs, err)
 	}
 }
