@@ -1,0 +1,104 @@
+// Package testimage gives tests the project's test cloud image: a small
+// Debian bookworm qcow2 that scripts/build-test-image.sh builds from Debian
+// packages (no cloud image can be downloaded where the tests run) and caches
+// per machine. The first call in a process runs the script; a cached image
+// makes that instant, and the script's lock makes parallel test processes
+// build it once.
+package testimage
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// script is the image recipe, relative to the module root.
+const script = "scripts/build-test-image.sh"
+
+// stderrTailLines is how much of the script's progress a failure shows.
+const stderrTailLines = 40
+
+var (
+	once      sync.Once
+	imagePath string
+	buildErr  error
+)
+
+// Path returns the test image's path, building it on first use. Building
+// needs root and a few minutes; the test fails with the script's last
+// output when it cannot.
+func Path(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { imagePath, buildErr = build() })
+	if buildErr != nil {
+		t.Fatalf("test image: %v", buildErr)
+	}
+	return imagePath
+}
+
+// SHA256 returns the hex sha256 of the test image, from the checksum file
+// the script writes next to it.
+func SHA256(t testing.TB) string {
+	t.Helper()
+	path := Path(t)
+	data, err := os.ReadFile(path + ".sha256")
+	if err != nil {
+		t.Fatalf("test image checksum: %v", err)
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 || len(fields[0]) != 64 || strings.Trim(fields[0], "0123456789abcdef") != "" {
+		t.Fatalf("test image checksum file %s.sha256 holds no sha256: %q", path, data)
+	}
+	return fields[0]
+}
+
+func build() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("bash", filepath.Join(root, script))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s failed: %v; its last output:\n%s", script, err, tail(stderr.String(), stderrTailLines))
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	path := lines[len(lines)-1]
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+		return "", fmt.Errorf("%s printed %q, which is not an image file (%v)", script, path, err)
+	}
+	return path, nil
+}
+
+// moduleRoot walks up from the working directory (a test's package
+// directory) to the directory holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory; run the tests inside the module")
+		}
+		dir = parent
+	}
+}
+
+func tail(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
