@@ -17,6 +17,9 @@ const (
 	gptMaxEntrySize = 4096
 	// gptMaxArray bounds the entry array; sgdisk's largest is 1 MiB.
 	gptMaxArray = 4 << 20
+	// maxPartitions is Linux's limit (DISK_MAX_PARTS); it also bounds how
+	// many superblocks are read.
+	maxPartitions = 256
 )
 
 var gptSectorSizes = []int64{512, 4096}
@@ -146,6 +149,10 @@ func readGPTEntries(r io.ReaderAt, h *gptHeader) ([]Partition, []string, error) 
 		typ := guidString(e[0:16])
 		if typ == zeroGUID {
 			continue
+		}
+		if len(parts) == maxPartitions {
+			warns = append(warns, fmt.Sprintf("GPT has more than %d partitions; the rest are ignored", maxPartitions))
+			break
 		}
 		p, warn := gptPartition(int(i+1), e, h)
 		if warn != "" {

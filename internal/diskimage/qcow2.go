@@ -302,6 +302,9 @@ func (l *qcow2Layer) openBacking(name, declared string, chain *chainState) error
 	if err != nil {
 		return err
 	}
+	if !st.Mode().IsRegular() { // a device or FIFO could block reads forever
+		return fmt.Errorf("qcow2 image %s: backing file %s is not a regular file", l.path, bpath)
+	}
 	format, err := backingFormat(bf, st.Size(), declared)
 	if err != nil {
 		return fmt.Errorf("qcow2 image %s: backing file %s: %w", l.path, bpath, err)
