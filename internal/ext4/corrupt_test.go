@@ -3,6 +3,7 @@ package ext4
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -324,4 +325,51 @@ func TestInodeRange(t *testing.T) {
 	// Inode 1 (bad blocks) has mode 0: not a file of any type.
 	_, err := c.fs.Stat(1)
 	wantError(t, "Stat of inode 1", err, "unknown file type")
+}
+
+func TestProbe(t *testing.T) {
+	c := newCorruptible(t, corruptTestImage(t))
+	if !Probe(bytes.NewReader(c.data)) {
+		t.Error("Probe of an ext4 image is false")
+	}
+	if Probe(bytes.NewReader(make([]byte, 4096))) {
+		t.Error("Probe of zeros is true")
+	}
+	if Probe(bytes.NewReader(c.data[:1000])) {
+		t.Error("Probe of 1000 bytes is true")
+	}
+}
+
+func TestEncryptedInode(t *testing.T) {
+	c := newCorruptible(t, corruptTestImage(t))
+	file, dir := c.lookup("/f"), c.lookup("/dir")
+	fs := c.damaged(func(b []byte) {
+		for _, ino := range []uint64{file, dir} {
+			flags := c.inodeOffset(ino) + inFlags
+			binary.LittleEndian.PutUint32(b[flags:], binary.LittleEndian.Uint32(b[flags:])|flagEncrypt)
+		}
+	})
+	if _, err := fs.OpenFile(file); !errors.Is(err, ErrEncrypted) {
+		t.Errorf("OpenFile of an encrypted file: %v, want ErrEncrypted", err)
+	}
+	if _, err := fs.ReadDir(dir); !errors.Is(err, ErrEncrypted) {
+		t.Errorf("ReadDir of an encrypted directory: %v, want ErrEncrypted", err)
+	}
+	if _, err := fs.Stat(file); err != nil {
+		t.Errorf("Stat of an encrypted file: %v", err)
+	}
+}
+
+// TestConcurrentWalks walks one FS from several goroutines (run with -race).
+func TestConcurrentWalks(t *testing.T) {
+	c := newCorruptible(t, corruptTestImage(t))
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- walkAll(c.fs, walkLimits{inodes: 10000, bytes: 1 << 30}) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -34,6 +34,7 @@ func walkAll(fs *FS, limits walkLimits) error {
 	seen := map[uint64]bool{}
 	stack := []uint64{fs.RootInode()}
 	budget := limits.bytes
+	buf := make([]byte, 1<<20)
 	for len(stack) > 0 && len(seen) < limits.inodes {
 		ino := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -64,7 +65,7 @@ func walkAll(fs *FS, limits walkLimits) error {
 				note(err)
 				continue
 			}
-			if err := checkFile(f, &budget); err != nil {
+			if err := checkFile(f, buf, &budget); err != nil {
 				if errors.Is(err, errContract) {
 					return err
 				}
@@ -78,10 +79,10 @@ func walkAll(fs *FS, limits walkLimits) error {
 var errContract = errors.New("fstree.File contract broken")
 
 // checkFile checks that the data ranges are sorted, disjoint and within
-// the size, and reads them (and the first byte of each hole) within budget.
-func checkFile(f fstree.File, budget *int64) error {
+// the size, and reads them (and the first byte of each hole) within budget,
+// in reads of len(buf).
+func checkFile(f fstree.File, buf []byte, budget *int64) error {
 	end := int64(0)
-	buf := make([]byte, 64<<10)
 	for _, r := range f.DataRanges() {
 		if r.Offset < end || r.Length <= 0 || r.Offset+r.Length > f.Size() {
 			return fmt.Errorf("%w: range %v after offset %d, size %d", errContract, r, end, f.Size())
@@ -148,6 +149,9 @@ func TestSeedImages(t *testing.T) {
 		}
 	}
 }
+
+// The seeds are whole 256 KiB images: run the fuzzers with a short
+// -fuzzminimizetime (e.g. 10x), or minimizing each new input takes a minute.
 
 func FuzzOpen(f *testing.F) {
 	for _, data := range seedImages(f) {
