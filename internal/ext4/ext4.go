@@ -30,10 +30,9 @@ var _ fstree.FS = (*FS)(nil)
 // rootInode is the inode number of the root directory on every ext2/3/4.
 const rootInode = 2
 
-// metadataCacheBlocks is how many metadata blocks (inode tables, xattr
-// blocks) are kept: 4 MiB with 4 KiB blocks, enough for the locality of a
-// tree walk while keeping RSS small.
-const metadataCacheBlocks = 1024
+// metadataCacheBytes bounds the cache of metadata blocks (inode tables,
+// xattr blocks): enough for the locality of a tree walk, small in RSS.
+const metadataCacheBytes = 4 << 20
 
 // FS is an ext2, ext3 or ext4 filesystem opened read-only.
 type FS struct {
@@ -73,7 +72,7 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 		sb:         sb,
 		blockSize:  1024 << sb.logBlockSize,
 		blockShift: uint(10 + sb.logBlockSize),
-		cache:      newBlockCache(metadataCacheBlocks),
+		cache:      newBlockCache(metadataCacheBytes >> (10 + sb.logBlockSize)),
 	}
 	if err := fs.checkGeometry(size); err != nil {
 		return nil, err

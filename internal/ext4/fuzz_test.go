@@ -118,22 +118,27 @@ func seedImages(t testing.TB) map[string][]byte {
 	}
 	seeds := map[string][]byte{}
 	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(zr)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		seeds[filepath.Base(p)] = data
+		seeds[filepath.Base(p)] = gunzipFile(t, p)
 	}
 	return seeds
+}
+
+// gunzipFile returns the uncompressed content of a gzip file.
+func gunzipFile(t testing.TB, path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return data
 }
 
 // TestSeedImages walks the fuzz seeds cleanly, so the fuzzers start from

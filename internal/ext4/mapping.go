@@ -34,11 +34,7 @@ type runBuilder struct {
 }
 
 func newRunBuilder(fs *FS, in *inode) *runBuilder {
-	return &runBuilder{
-		fs:      fs,
-		limit:   (in.size + fs.blockSize - 1) >> fs.blockShift,
-		visited: make(map[uint64]bool),
-	}
+	return &runBuilder{fs: fs, limit: (in.size + fs.blockSize - 1) >> fs.blockShift}
 }
 
 // add maps length blocks from logical to physical.
@@ -75,6 +71,9 @@ func (b *runBuilder) visit(blk uint64) error {
 	}
 	if b.visited[blk] {
 		return fmt.Errorf("mapping block %d is referenced twice", blk)
+	}
+	if b.visited == nil {
+		b.visited = make(map[uint64]bool) // most files have no mapping blocks
 	}
 	b.visited[blk] = true
 	return nil
