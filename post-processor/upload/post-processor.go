@@ -1,0 +1,219 @@
+// Package upload is the maas-upload post-processor: it uploads a MAAS image
+// file (from maas-rootfs, maas-export or any file) to MAAS as a custom boot
+// resource. The upload itself lives in internal/maas; this is Packer glue.
+package upload
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
+)
+
+// PostProcessor uploads an image to MAAS.
+type PostProcessor struct {
+	config Config
+}
+
+// ConfigSpec returns the HCL2 spec of the settings.
+func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
+
+// Configure decodes and validates the settings, so that `packer validate`
+// reports every mistake MAAS would reject.
+func (p *PostProcessor) Configure(raws ...interface{}) error {
+	return p.config.prepare(raws...)
+}
+
+// PostProcess uploads the incoming artifact's file.
+func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	req, err := p.request(in)
+	if err != nil {
+		return nil, false, false, err
+	}
+	client, err := p.client(ui)
+	if err != nil {
+		return nil, false, false, err
+	}
+	defer client.Close()
+
+	ui.Say(fmt.Sprintf("Uploading %s to MAAS at %s as %s (%s, %s)", req.Path, p.host(), req.Name, req.Architecture, req.Filetype))
+	tracker := newProgress(ui, req.Name, req.Size)
+	req.Progress = tracker.add
+	result, err := client.Upload(ctx, req)
+	tracker.close()
+	if err != nil {
+		return nil, false, false, fmt.Errorf("maas-upload: %w", err)
+	}
+	if result.AlreadyPresent {
+		ui.Say(fmt.Sprintf("MAAS already holds this content (sha256 %s); nothing was uploaded", req.SHA256))
+	}
+	res := result.Resource
+	if p.config.WaitComplete && result.APIVersion == "2.0" {
+		ui.Say("Waiting for MAAS to report the image complete...")
+		waitCtx, cancel := context.WithTimeout(ctx, p.config.WaitTimeout)
+		res, err = client.WaitComplete(waitCtx, res.ID, req.SHA256)
+		cancel()
+		if err != nil {
+			return nil, false, false, fmt.Errorf("maas-upload: uploaded as boot resource %d, but %w", result.Resource.ID, err)
+		}
+	}
+	artifact := &Artifact{
+		MAASURL: p.config.MAASURL, ResourceID: res.ID, Name: req.Name, Architecture: req.Architecture,
+		Version: result.Version, SHA256: req.SHA256, Size: req.Size,
+	}
+	ui.Say(fmt.Sprintf("Uploaded: MAAS boot resource %d, %s (%s), sha256 %s", res.ID, req.Name, req.Architecture, req.SHA256))
+	ui.Say("Deploy it with: " + deployCommand(req.Name))
+	return artifact, true, false, nil
+}
+
+func (p *PostProcessor) client(ui packersdk.Ui) (*maas.Client, error) {
+	tlsConfig, err := p.config.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	return maas.NewClient(maas.Options{
+		URL: p.config.MAASURL, APIKey: p.config.APIKey,
+		Username: p.config.Username, Password: p.config.Password,
+		TLSConfig: tlsConfig, RequestTimeout: p.config.Timeout, Attempts: p.config.Retries,
+		Logf: func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+	})
+}
+
+func (p *PostProcessor) host() string {
+	u, err := url.Parse(p.config.MAASURL)
+	if err != nil {
+		return p.config.MAASURL
+	}
+	return u.Host
+}
+
+// deployCommand is the MAAS CLI call that deploys the image.
+func deployCommand(name string) string {
+	osName, series, ok := strings.Cut(name, "/")
+	if !ok {
+		osName, series = "custom", name
+	}
+	return fmt.Sprintf("maas $PROFILE machine deploy $SYSTEM_ID osystem=%s distro_series=%s", osName, series)
+}
+
+// progress drives Packer's progress bar from byte counts: TrackProgress
+// wants a stream, so it is handed an endless reader of zeros that is read
+// as far as MAAS has accepted bytes.
+type progress struct {
+	bar io.ReadCloser
+}
+
+func newProgress(ui packersdk.Ui, name string, size int64) *progress {
+	return &progress{bar: ui.TrackProgress(name, 0, size, io.NopCloser(zeros{}))}
+}
+
+func (p *progress) add(n int64) { _, _ = io.CopyN(io.Discard, p.bar, n) }
+
+func (p *progress) close() { _ = p.bar.Close() }
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// request assembles the upload from the settings and the incoming
+// artifact: settings win, then what the producer recorded, then defaults.
+func (p *PostProcessor) request(in packersdk.Artifact) (maas.UploadRequest, error) {
+	c := p.config
+	req := maas.UploadRequest{
+		Name: c.Name, Title: c.Title, ChunkSize: c.ChunkSize, KeepOld: c.KeepOld,
+		Architecture: firstOf(c.Architecture, stateString(in, maas.StateArchitecture), "amd64/generic"),
+		BaseImage:    firstOf(c.BaseImage, stateString(in, maas.StateBaseImage)),
+		Filetype:     firstOf(c.Filetype, stateString(in, maas.StateFiletype)),
+	}
+	path, fromState, err := imagePath(c.ImagePath, in)
+	if err != nil {
+		return req, err
+	}
+	req.Path = path
+	if fromState { // the producer's digest describes its own file only
+		req.SHA256 = stateString(in, maas.StateSHA256)
+		req.Size = stateInt(in, maas.StateSize)
+		if req.Size == 0 {
+			req.SHA256 = ""
+		}
+	}
+	if req.Filetype == "" {
+		return req, fmt.Errorf("maas-upload: the incoming artifact (%s) does not say which MAAS filetype %s is: set filetype (tgz, ddgz, ...)", in.BuilderId(), path)
+	}
+	for _, check := range []error{
+		maas.ValidateArchitecture(req.Architecture), maas.ValidateFiletype(req.Filetype),
+	} {
+		if check != nil {
+			return req, fmt.Errorf("maas-upload: from the incoming artifact: %w", check)
+		}
+	}
+	if req.BaseImage != "" {
+		if err := maas.ValidateBaseImage(req.BaseImage); err != nil {
+			return req, fmt.Errorf("maas-upload: from the incoming artifact: %w", err)
+		}
+	}
+	return req, nil
+}
+
+// imagePath picks the file: image_path, else the producer's maas.path,
+// else the artifact's only file. fromState says the artifact's recorded
+// sha256 and size describe it.
+func imagePath(setting string, in packersdk.Artifact) (path string, fromState bool, err error) {
+	statePath := stateString(in, maas.StatePath)
+	switch files := in.Files(); {
+	case setting != "":
+		return setting, setting == statePath, nil
+	case statePath != "":
+		return statePath, true, nil
+	case len(files) == 1:
+		return files[0], false, nil
+	case len(files) == 0:
+		return "", false, fmt.Errorf("maas-upload: the incoming artifact (%s) has no file to upload: set image_path", in.BuilderId())
+	default:
+		return "", false, fmt.Errorf("maas-upload: the incoming artifact (%s) has %d files (%s): set image_path to the one to upload",
+			in.BuilderId(), len(files), strings.Join(files, ", "))
+	}
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func stateString(in packersdk.Artifact, key string) string {
+	s, _ := in.State(key).(string)
+	return s
+}
+
+// stateInt reads a number that may have crossed the plugin RPC boundary
+// as any integer or float type, or as a string.
+func stateInt(in packersdk.Artifact, key string) int64 {
+	switch v := in.State(key).(type) {
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	case uint64:
+		return int64(v)
+	case float64:
+		return int64(v)
+	case string:
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	return 0
+}
