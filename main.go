@@ -8,11 +8,13 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/c34478be/packer-plugin-maas/post-processor/upload"
 	"github.com/c34478be/packer-plugin-maas/version"
 )
 
 func main() {
 	pps := plugin.NewSet()
+	pps.RegisterPostProcessor("upload", new(upload.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())
