@@ -1,0 +1,189 @@
+package rootfs
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
+)
+
+// buildBuiltVM makes a tree with what a build VM leaves behind.
+func buildBuiltVM(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{
+		"etc/machine-id":                               "0123456789abcdef0123456789abcdef\n",
+		"var/lib/dbus/machine-id":                      "0123456789abcdef0123456789abcdef\n",
+		"var/lib/cloud/instances/i-1/user-data.txt":    "#cloud-config\n",
+		"var/lib/cloud/instances/i-1/sem/config_ssh":   "done",
+		"var/lib/cloud/data/status.json":               "{}",
+		"var/log/cloud-init.log":                       "log",
+		"var/log/cloud-init-output.log":                "output",
+		"var/log/syslog":                               "kept",
+		"etc/ssh/ssh_host_ed25519_key":                 "secret",
+		"etc/ssh/ssh_host_ed25519_key.pub":             "public",
+		"etc/ssh/sshd_config":                          "kept",
+		"etc/hostname":                                 "builder\n",
+		"var/cache/apt/pkgcache.bin":                   "cache",
+		"var/cache/apt/archives/partial/x.deb":         "deb",
+		"home/ubuntu/.cache/pip/wheel":                 "wheel",
+		"home/ubuntu/.bashrc":                          "kept",
+		"root/.cache/motd.legal-displayed":             "",
+		"var/lib/cloud/instances/i-1/obj.pkl":          "pickle",
+		"var/lib/cloud/instances/i-1/datasource":       "NoCloud",
+		"var/lib/cloud/scripts/per-boot/keep-me.sh":    "kept",
+		"usr/lib/cloud-init/keep-cloud-init-code.py":   "kept",
+		"var/log/installer/cloud-init-not-a-match.txt": "kept",
+	}
+	for p, content := range files {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(content), 0o644))
+	}
+	require.NoError(t, os.Symlink("/var/lib/cloud/instances/i-1", filepath.Join(root, "var/lib/cloud/instance")))
+	return root
+}
+
+func TestGeneralizeExcludeInclude(t *testing.T) {
+	src := buildBuiltVM(t)
+	hooks := filepath.Join(t.TempDir(), "curtin-hooks")
+	require.NoError(t, os.WriteFile(hooks, []byte("#!/usr/bin/env python3\n"), 0o600))
+	hostname := filepath.Join(t.TempDir(), "hostname")
+	require.NoError(t, os.WriteFile(hostname, []byte("maas\n"), 0o644))
+
+	var logged []string
+	tgz := filepath.Join(t.TempDir(), "g.tgz")
+	_, stats := packDir(t, src, tgz, Options{
+		Generalize: DefaultGeneralize(),
+		Exclude:    []string{"/var/cache/apt/*.bin", "/var/cache/apt/archives/**", "/home/**/.cache", "/root/.cache"},
+		Include: []Include{
+			{Source: hooks, Dest: "/curtin/curtin-hooks", Mode: 0o750, UID: 0, GID: 0},
+			{Source: hostname, Dest: "/etc/hostname", UID: 1000, GID: 1000},
+		},
+		Log: func(format string, args ...any) { logged = append(logged, format) },
+	})
+	out := extractCurtin(t, tgz)
+	exists := func(p string) bool {
+		_, err := os.Lstat(filepath.Join(out, p))
+		return err == nil
+	}
+
+	for _, gone := range []string{
+		"var/lib/dbus/machine-id", "var/lib/cloud/instance", "var/lib/cloud/instances/i-1",
+		"var/log/cloud-init.log", "var/log/cloud-init-output.log",
+		"etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_ed25519_key.pub",
+		"var/cache/apt/pkgcache.bin", "var/cache/apt/archives/partial", "home/ubuntu/.cache", "root/.cache",
+	} {
+		require.False(t, exists(gone), "%s should have been left out", gone)
+	}
+	for _, kept := range []string{
+		"var/lib/cloud/instances", "var/lib/cloud/data/status.json", "var/log/syslog", "etc/ssh/sshd_config",
+		"var/cache/apt/archives", "home/ubuntu/.bashrc", "var/lib/cloud/scripts/per-boot/keep-me.sh",
+		"usr/lib/cloud-init/keep-cloud-init-code.py", "var/log/installer/cloud-init-not-a-match.txt",
+	} {
+		require.True(t, exists(kept), "%s should have been kept", kept)
+	}
+
+	fi, err := os.Lstat(filepath.Join(out, "etc/machine-id"))
+	require.NoError(t, err)
+	require.True(t, fi.Mode().IsRegular())
+	require.Zero(t, fi.Size(), "machine-id must be kept, empty")
+
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Lstat(filepath.Join(out, "curtin/curtin-hooks"), &st))
+	require.Equal(t, uint32(syscall.S_IFREG|0o750), st.Mode)
+	require.NoError(t, syscall.Lstat(filepath.Join(out, "curtin"), &st))
+	require.Equal(t, uint32(syscall.S_IFDIR|0o755), st.Mode)
+	content, err := os.ReadFile(filepath.Join(out, "etc/hostname"))
+	require.NoError(t, err)
+	require.Equal(t, "maas\n", string(content))
+	require.NoError(t, syscall.Lstat(filepath.Join(out, "etc/hostname"), &st))
+	require.Equal(t, [3]uint32{syscall.S_IFREG | 0o644, 1000, 1000}, [3]uint32{st.Mode, st.Uid, st.Gid})
+
+	require.Equal(t, int64(4), stats.Excluded)
+	require.Equal(t, int64(8), stats.Generalized, "2 machine IDs, instance, instances/i-1, 2 logs, 2 host keys")
+	require.Equal(t, int64(2), stats.Included)
+	require.NotEmpty(t, logged)
+}
+
+func TestGeneralizeOffKeepsEverything(t *testing.T) {
+	src := buildBuiltVM(t)
+	tgz := filepath.Join(t.TempDir(), "g.tgz")
+	_, stats := packDir(t, src, tgz, Options{})
+	require.Zero(t, stats.Generalized)
+	requireSameTree(t, snapshot(t, src), snapshot(t, extractCurtin(t, tgz)))
+}
+
+func TestIncludeErrors(t *testing.T) {
+	src := buildBuiltVM(t)
+	require.NoError(t, os.Symlink("usr/lib", filepath.Join(src, "lib")))
+	host := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(host, nil, 0o644))
+	fsys, err := dirfs.Open(src)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		include Include
+		want    string
+	}{
+		{Include{Source: host, Dest: "relative/path"}, "clean absolute"},
+		{Include{Source: host, Dest: "/etc/../x"}, "clean absolute"},
+		{Include{Source: host, Dest: "/"}, "clean absolute"},
+		{Include{Source: host, Dest: "/x", Mode: 0o170644}, "permission bits"},
+		{Include{Source: "", Dest: "/x"}, "source is empty"},
+		{Include{Source: host, Dest: "/etc"}, "is a directory in the image"},
+		{Include{Source: host, Dest: "/lib/modules/x"}, "a symlink cannot be followed"},
+		{Include{Source: filepath.Join(t.TempDir(), "missing"), Dest: "/x"}, "missing"},
+		{Include{Source: t.TempDir(), Dest: "/x"}, "not a regular file"},
+	} {
+		_, err := WriteTar(context.Background(), io.Discard, fsys, Options{Include: []Include{tc.include}})
+		require.ErrorContains(t, err, tc.want, "include %+v", tc.include)
+	}
+	_, err = WriteTar(context.Background(), io.Discard, fsys, Options{Include: []Include{
+		{Source: host, Dest: "/a"}, {Source: host, Dest: "/a/b"},
+	}})
+	require.ErrorContains(t, err, "both a file and the directory")
+}
+
+func TestGlob(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		path    string
+		want    bool
+	}{
+		{"/var/cache/apt/*.bin", "/var/cache/apt/pkgcache.bin", true},
+		{"/var/cache/apt/*.bin", "/var/cache/apt/sub/x.bin", false},
+		{"/var/cache/apt/*.bin", "/var/cache/apt", false},
+		{"/home/**/.cache", "/home/.cache", true},
+		{"/home/**/.cache", "/home/u/.cache", true},
+		{"/home/**/.cache", "/home/u/a/b/.cache", true},
+		{"/home/**/.cache", "/home/u/.cache/x", false},
+		{"/a/**", "/a", false},
+		{"/a/**", "/a/b", true},
+		{"/a/**", "/a/b/c", true},
+		{"/**/*.pyc", "/usr/lib/x.pyc", true},
+		{"/**/*.pyc", "/x.pyc", true},
+		{"/etc/ssh/ssh_host_*", "/etc/ssh/ssh_host_rsa_key.pub", true},
+		{"/etc/[ab]", "/etc/b", true},
+		{"/etc/\\*", "/etc/x", false},
+	} {
+		g, err := compileGlob(tc.pattern)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, g.match(tc.path), "%s ~ %s", tc.pattern, tc.path)
+	}
+	for _, bad := range []string{"relative/*", "/a//b", "/[", ""} {
+		_, err := compileGlob(bad)
+		require.Error(t, err, bad)
+	}
+	// Many "**" against a deep path stays fast: the matcher is linear in
+	// each of pattern and path.
+	g, err := compileGlob("/**/a/**/a/**/a/**/a/**/b")
+	require.NoError(t, err)
+	require.False(t, g.match("/"+strings.Repeat("a/", 2000)+"c"))
+}
