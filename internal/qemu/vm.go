@@ -64,7 +64,9 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	go vm.supervise()
 
 	if err := vm.connectQMP(ctx); err != nil {
-		vm.Kill()
+		if killErr := vm.Kill(); killErr != nil {
+			return nil, fmt.Errorf("%w; and killing QEMU (pid %d) failed: %v", err, vm.PID(), killErr)
+		}
 		<-vm.done
 		return nil, err
 	}
@@ -86,11 +88,11 @@ func (vm *VM) supervise() {
 	vm.waitErr = err
 	vm.mu.Lock()
 	if vm.qmp != nil {
-		vm.qmp.Close()
+		_ = vm.qmp.Close() // QEMU is gone: nothing left to tell it
 		vm.qmp = nil
 	}
 	vm.mu.Unlock()
-	os.Remove(vm.cfg.QMPSocket)
+	_ = os.Remove(vm.cfg.QMPSocket) // QEMU usually removes it itself
 	close(vm.done)
 }
 
@@ -195,28 +197,33 @@ func (vm *VM) Stop(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	how := "quit"
-	if err := vm.qmpExecute("quit"); err == nil {
-		grace := time.NewTimer(quitGrace)
-		defer grace.Stop()
-		select {
-		case <-vm.done:
-		case <-grace.C:
-			how = "killed"
-		}
-	} else {
-		how = "killed"
-	}
-	if how == "killed" {
-		if err := vm.Kill(); err != nil {
-			return fmt.Errorf("killing QEMU (pid %d): %w", vm.PID(), err)
-		}
-		<-vm.done
+	how, err := vm.forceExit()
+	if err != nil {
+		return err
 	}
 	if powerdownErr != nil {
 		return fmt.Errorf("%w: ACPI power-down failed (%v), QEMU %s", ErrForcedStop, powerdownErr, how)
 	}
 	return fmt.Errorf("%w: QEMU %s", ErrForcedStop, how)
+}
+
+// forceExit ends QEMU without the guest's help: a QMP quit first, SIGKILL
+// when QEMU has not exited quitGrace later. It says which one did it.
+func (vm *VM) forceExit() (string, error) {
+	if vm.qmpExecute("quit") == nil {
+		grace := time.NewTimer(quitGrace)
+		defer grace.Stop()
+		select {
+		case <-vm.done:
+			return "quit", nil
+		case <-grace.C:
+		}
+	}
+	if err := vm.Kill(); err != nil {
+		return "", fmt.Errorf("killing QEMU (pid %d): %w", vm.PID(), err)
+	}
+	<-vm.done
+	return "killed", nil
 }
 
 // consoleTailBytes bounds how much of the serial log ConsoleTail reads.

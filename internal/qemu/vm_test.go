@@ -92,6 +92,26 @@ func TestStopFallsBackToQuitWhenTheGuestIgnoresPowerdown(t *testing.T) {
 	}
 }
 
+// A wedged QEMU (stopped here with SIGSTOP) answers neither power-down nor
+// quit: Stop must still end it, by SIGKILL, and not hang.
+func TestStopKillsAWedgedQEMU(t *testing.T) {
+	vm, err := Start(context.Background(), blankVMConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Kill()
+	if err := syscall.Kill(vm.PID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = vm.Stop(ctx)
+	if !errors.Is(err, ErrForcedStop) || !strings.Contains(err.Error(), "QEMU killed") {
+		t.Errorf("Stop = %v, want ErrForcedStop after a kill", err)
+	}
+	assertGone(t, vm.PID())
+}
+
 func TestContextCancelKillsQEMU(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
