@@ -183,8 +183,10 @@ func encodeUstar(block []byte, name string, typeflag byte, h *header) {
 	block[offTypeflag] = typeflag
 	copy(block[offLinkname:offLinkname+nameLen], h.linkname)
 	copy(block[offMagic:], "ustar\x0000")
-	putOctal(block[offDevMajor:offDevMajor+8], int64(h.devMajor))
-	putOctal(block[offDevMinor:offDevMinor+8], int64(h.devMinor))
+	if typeflag != typePAX { // GNU tar leaves them empty in extended headers
+		putOctal(block[offDevMajor:offDevMajor+8], int64(h.devMajor))
+		putOctal(block[offDevMinor:offDevMinor+8], int64(h.devMinor))
+	}
 	// The checksum is computed with its own field as spaces.
 	copy(block[offChksum:offChksum+8], "        ")
 	var sum int64
