@@ -65,7 +65,7 @@ func (fs *FS) loadGroupDescriptors() error {
 func (fs *FS) descriptorBlock(nr uint64) uint64 {
 	sb := &fs.sb
 	superblockBlock := uint64(superblockOffset) >> fs.blockShift
-	if !sb.hasFeature(incompatMetaBG) || nr < uint64(sb.firstMetaBG) {
+	if !sb.hasIncompat(incompatMetaBG) || nr < uint64(sb.firstMetaBG) {
 		return superblockBlock + 1 + nr
 	}
 	group := nr * (fs.blockSize / uint64(sb.descSize))

@@ -207,7 +207,7 @@ func checkIncompat(features uint32) error {
 
 func (sb *superblock) has64bit() bool { return sb.featureIncompat&incompat64bit != 0 }
 
-func (sb *superblock) hasFeature(incompat uint32) bool { return sb.featureIncompat&incompat != 0 }
+func (sb *superblock) hasIncompat(incompat uint32) bool { return sb.featureIncompat&incompat != 0 }
 
 // groupCount is the number of block groups.
 func (sb *superblock) groupCount() uint64 {

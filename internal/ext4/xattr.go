@@ -181,7 +181,7 @@ func (fs *FS) userVisible(e xattrEntry) (x fstree.Xattr, ok bool, err error) {
 
 // eaInodeValue reads a value stored in its own inode (ea_inode feature).
 func (fs *FS) eaInodeValue(ino, size uint32) ([]byte, error) {
-	if !fs.sb.hasFeature(incompatEAInode) {
+	if !fs.sb.hasIncompat(incompatEAInode) {
 		return nil, fmt.Errorf("value is in inode %d but the ea_inode feature is off", ino)
 	}
 	if size > maxXattrValue {
