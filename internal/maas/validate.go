@@ -53,21 +53,21 @@ var (
 // Ubuntu series that MAAS syncs, centosNN).
 func ValidateName(name string) error {
 	if name == "" {
-		return fmt.Errorf("name is required, e.g. %q", "custom/my-image")
+		return fmt.Errorf("image_name is required, e.g. %q", "custom/my-image")
 	}
 	osName, short, hasOS := strings.Cut(name, "/")
 	if !hasOS {
 		short, osName = name, ""
 	}
 	if hasOS && !slices.Contains(knownOSes, osName) {
-		return fmt.Errorf("name %q: unknown operating system %q; use %q or one of %s",
+		return fmt.Errorf("image_name %q: unknown operating system %q; use %q or one of %s",
 			name, osName, "custom/"+short, strings.Join(knownOSes, ", "))
 	}
 	if !namePartPattern.MatchString(short) {
-		return fmt.Errorf("name %q: %q must start with a letter or digit and hold only letters, digits, '.', '_', '+' and '-'", name, short)
+		return fmt.Errorf("image_name %q: %q must start with a letter or digit and hold only letters, digits, '.', '_', '+' and '-'", name, short)
 	}
 	if slices.Contains(knownOSes, short) || slices.Contains(ubuntuCodenames, short) || reservedCentOS.MatchString(short) {
-		return fmt.Errorf("name %q: %q is reserved by MAAS (operating system names, synced Ubuntu series and centosNN are); pick another name", name, short)
+		return fmt.Errorf("image_name %q: %q is reserved by MAAS (operating system names, synced Ubuntu series and centosNN are); pick another name", name, short)
 	}
 	return nil
 }

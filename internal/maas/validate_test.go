@@ -15,7 +15,7 @@ func TestValidators(t *testing.T) {
 		{"plain name", ValidateName("my-image"), ""},
 		{"custom name", ValidateName("custom/noble-web_2.1"), ""},
 		{"rhel name", ValidateName("rhel/9-hardened"), ""},
-		{"empty name", ValidateName(""), "name is required"},
+		{"empty name", ValidateName(""), "image_name is required"},
 		{"unknown os", ValidateName("debian/12"), `unknown operating system "debian"`},
 		{"os name reserved", ValidateName("ubuntu"), "is reserved"},
 		{"codename reserved", ValidateName("custom/noble"), "is reserved"},

@@ -34,7 +34,8 @@ type Config struct {
 	// The image name in MAAS: `custom/NAME` (or a plain `NAME`), or
 	// `OS/NAME` for an OS MAAS knows (`rhel/9-hardened`). Names of
 	// operating systems, of synced Ubuntu series and `centosNN` are reserved.
-	Name string `mapstructure:"name" required:"true"`
+	// (Not `name`: Packer keeps that for the post-processor block's own name.)
+	ImageName string `mapstructure:"image_name" required:"true"`
 	// A title shown in the MAAS UI.
 	Title string `mapstructure:"title"`
 	// The MAAS architecture, `ARCH/SUBARCH` such as `amd64/generic` or
@@ -148,7 +149,7 @@ func (c *Config) validate() error {
 	} else {
 		add(maas.ValidateAPIKey(c.APIKey))
 	}
-	add(maas.ValidateName(c.Name))
+	add(maas.ValidateName(c.ImageName))
 	if c.Architecture != "" {
 		add(maas.ValidateArchitecture(c.Architecture))
 	}

@@ -20,7 +20,7 @@ type FlatConfig struct {
 	PackerSensitiveVars   []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
 	MAASURL               *string           `mapstructure:"maas_url" required:"true" cty:"maas_url" hcl:"maas_url"`
 	APIKey                *string           `mapstructure:"api_key" required:"true" cty:"api_key" hcl:"api_key"`
-	Name                  *string           `mapstructure:"name" required:"true" cty:"name" hcl:"name"`
+	ImageName             *string           `mapstructure:"image_name" required:"true" cty:"image_name" hcl:"image_name"`
 	Title                 *string           `mapstructure:"title" cty:"title" hcl:"title"`
 	Architecture          *string           `mapstructure:"architecture" cty:"architecture" hcl:"architecture"`
 	BaseImage             *string           `mapstructure:"base_image" cty:"base_image" hcl:"base_image"`
@@ -60,7 +60,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_sensitive_variables": &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"maas_url":                   &hcldec.AttrSpec{Name: "maas_url", Type: cty.String, Required: false},
 		"api_key":                    &hcldec.AttrSpec{Name: "api_key", Type: cty.String, Required: false},
-		"name":                       &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: false},
+		"image_name":                 &hcldec.AttrSpec{Name: "image_name", Type: cty.String, Required: false},
 		"title":                      &hcldec.AttrSpec{Name: "title", Type: cty.String, Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"base_image":                 &hcldec.AttrSpec{Name: "base_image", Type: cty.String, Required: false},

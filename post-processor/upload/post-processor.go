@@ -130,7 +130,7 @@ func (zeros) Read(b []byte) (int, error) {
 func (p *PostProcessor) request(in packersdk.Artifact) (maas.UploadRequest, error) {
 	c := p.config
 	req := maas.UploadRequest{
-		Name: c.Name, Title: c.Title, ChunkSize: c.ChunkSize, KeepOld: c.KeepOld,
+		Name: c.ImageName, Title: c.Title, ChunkSize: c.ChunkSize, KeepOld: c.KeepOld,
 		Architecture: firstOf(c.Architecture, stateString(in, maas.StateArchitecture), "amd64/generic"),
 		BaseImage:    firstOf(c.BaseImage, stateString(in, maas.StateBaseImage)),
 		Filetype:     firstOf(c.Filetype, stateString(in, maas.StateFiletype)),

@@ -22,9 +22,9 @@ const goodKey = "ck1234567:tk1234567:secret123456789"
 
 func validSettings() map[string]interface{} {
 	return map[string]interface{}{
-		"maas_url": "http://maas.example:5240/MAAS",
-		"api_key":  goodKey,
-		"name":     "custom/noble-web",
+		"maas_url":   "http://maas.example:5240/MAAS",
+		"api_key":    goodKey,
+		"image_name": "custom/noble-web",
 	}
 }
 
@@ -40,7 +40,7 @@ func TestConfigureFromEnvironment(t *testing.T) {
 	t.Setenv("MAAS_URL", "https://maas.example/MAAS")
 	t.Setenv("MAAS_API_KEY", goodKey)
 	var p PostProcessor
-	require.NoError(t, p.Configure(map[string]interface{}{"name": "custom/x1"}))
+	require.NoError(t, p.Configure(map[string]interface{}{"image_name": "custom/x1"}))
 	assert.Equal(t, "https://maas.example/MAAS", p.config.MAASURL)
 	assert.Equal(t, goodKey, p.config.APIKey)
 }
@@ -58,11 +58,11 @@ func TestConfigureErrors(t *testing.T) {
 		{"maas_url", "http://maas.example:5240/MAAS/api/2.0/", "without the API path"},
 		{"api_key", "", "api_key is required"},
 		{"api_key", "only:two", "CONSUMER_KEY:TOKEN_KEY:TOKEN_SECRET"},
-		{"name", "", "name is required"},
-		{"name", "custom/noble", "is reserved"},
-		{"name", "ubuntu", "is reserved"},
-		{"name", "centos8", "is reserved"},
-		{"name", "debian/bookworm-web", "unknown operating system"},
+		{"image_name", "", "name is required"},
+		{"image_name", "custom/noble", "is reserved"},
+		{"image_name", "ubuntu", "is reserved"},
+		{"image_name", "centos8", "is reserved"},
+		{"image_name", "debian/bookworm-web", "unknown operating system"},
 		{"architecture", "x86_64", "ARCH/SUBARCH"},
 		{"architecture", "sparc/generic", "unknown architecture"},
 		{"base_image", "ubuntu/24.04", "must be a codename"},
