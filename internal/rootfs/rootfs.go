@@ -113,19 +113,24 @@ func WriteTar(ctx context.Context, w io.Writer, src fstree.FS, opts Options) (St
 	if err := t.writeTree(); err != nil {
 		return t.stats, err
 	}
-	// Two zero blocks end the archive; zeros up to a whole record follow.
-	trailer := 2 * blockSize
-	if rem := (out.n + int64(bw.Buffered()) + int64(trailer)) % recordSize; rem != 0 {
-		trailer += int(recordSize - rem)
-	}
-	if _, err := bw.Write(make([]byte, trailer)); err != nil {
-		return t.stats, err
-	}
-	if err := bw.Flush(); err != nil {
+	if err := writeTrailer(bw, out.n+int64(bw.Buffered())); err != nil {
 		return t.stats, err
 	}
 	t.logSummary()
 	return t.stats, nil
+}
+
+// writeTrailer ends an archive of written bytes: two zero blocks, then
+// zeros up to a whole record.
+func writeTrailer(bw *bufio.Writer, written int64) error {
+	trailer := 2 * blockSize
+	if rem := (written + int64(trailer)) % recordSize; rem != 0 {
+		trailer += int(recordSize - rem)
+	}
+	if _, err := bw.Write(make([]byte, trailer)); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 type tarWriter struct {
