@@ -141,7 +141,7 @@ func (s *Server) addSet(p uploadParams, viaV3 bool) (*resource, *file) {
 	st := &set{Version: version, keepOld: p.keepOld, Files: map[string]*file{filename: f}}
 	res.Sets[version] = st
 	s.files[f.id] = f
-	if s.done[p.sha] {
+	if s.done[p.sha] && !s.NoDedupe {
 		f.received, f.complete = f.Size, true
 		s.finishSet(res, st)
 	}

@@ -90,6 +90,9 @@ type Server struct {
 	BodyLimit int64
 	// V3 enables API 3 (/MAAS/a/v3/...).
 	V3 bool
+	// NoDedupe turns off MAAS's reuse of stored content with the same
+	// sha256, so the same file can be uploaded again (benchmarks).
+	NoDedupe bool
 	// SyncReads is how many reads still show a set incomplete after its
 	// files are complete (MAAS syncing to rack controllers).
 	SyncReads int
@@ -529,6 +532,13 @@ func sortedKeys[V any](m map[int]V) []int {
 type lateWriter struct {
 	*httptest.ResponseRecorder
 	dropped bool
+}
+
+// AuthHeader returns an API 2.0 Authorization header with a fresh nonce,
+// for tests that talk to the fake without a client.
+func AuthHeader() string {
+	return fmt.Sprintf(`OAuth oauth_version="1.0", oauth_signature_method="PLAINTEXT", oauth_consumer_key=%q, oauth_token=%q, oauth_signature="%%26%s", oauth_nonce=%q, oauth_timestamp="%d"`,
+		ConsumerKey, TokenKey, TokenSecret, randomToken(), time.Now().Unix())
 }
 
 // dropConnection closes the client's connection without an answer.
