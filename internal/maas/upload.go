@@ -135,7 +135,7 @@ func describeFile(f *os.File, req *UploadRequest) error {
 func (c *Client) uploadV2(ctx context.Context, f *os.File, req UploadRequest) (UploadResult, error) {
 	res, err := c.create(ctx, req)
 	if err != nil {
-		return UploadResult{}, err
+		return UploadResult{}, c.abandonUnanswered(req, err)
 	}
 	version, file, ok := res.FileBySHA256(req.SHA256)
 	if !ok {
@@ -307,6 +307,26 @@ func (c *Client) abandon(res Resource, sum string, cause error) error {
 	}
 	c.opts.Logf("deleted incomplete boot resource %d", res.ID)
 	return cause
+}
+
+// abandonUnanswered cleans up after a create that got no answer (network
+// error, timeout, cancellation): MAAS may have created the resource, so
+// it is looked up by name and architecture and deleted if it is ours.
+func (c *Client) abandonUnanswered(req UploadRequest, cause error) error {
+	var netErr *networkError
+	if !errors.As(cause, &netErr) && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(cleanupTimeout, c.opts.RequestTimeout))
+	defer cancel()
+	res, found, err := c.Find(ctx, req.Name, req.Architecture)
+	if err != nil {
+		return fmt.Errorf("%w; checking whether MAAS created %s anyway also failed: %v", cause, req.Name, err)
+	}
+	if !found {
+		return cause
+	}
+	return c.abandon(res, req.SHA256, cause)
 }
 
 // ownedBy: every set of the resource is an incomplete one for this

@@ -401,3 +401,15 @@ func TestWaitCompleteHonoursContext(t *testing.T) {
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 	assert.True(t, strings.Contains(err.Error(), "to become complete"), "got %v", err)
 }
+
+func TestUploadCancelledDuringCreateLeavesNothing(t *testing.T) {
+	fake := startFake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fake.OnCreate = cancel // MAAS stored the resource; the answer never arrives
+	path, sum := writeImage(t, mib, 19)
+	_, err := newClient(t, fake, nil).Upload(ctx, request(path, sum, mib))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Empty(t, fake.Files(), "the resource created without an answer must be found and deleted")
+	assert.Equal(t, 1, fake.Stats().Deletes)
+}

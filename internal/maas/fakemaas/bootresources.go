@@ -102,10 +102,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.stats.Creates++
 	res, _ := s.addSet(p, false)
-	writeJSON(w, http.StatusCreated, s.render(res, true))
+	answer := s.render(res, true)
+	s.mu.Unlock()
+	if s.OnCreate != nil {
+		s.OnCreate()
+	}
+	writeJSON(w, http.StatusCreated, answer)
 }
 
 // addSet adds a new version to the resource with this name and

@@ -93,6 +93,9 @@ type Server struct {
 	// NoDedupe turns off MAAS's reuse of stored content with the same
 	// sha256, so the same file can be uploaded again (benchmarks).
 	NoDedupe bool
+	// OnCreate, when set, runs after a create is stored and before it is
+	// answered: tests use it to cancel a client at that moment.
+	OnCreate func()
 	// SyncReads is how many reads still show a set incomplete after its
 	// files are complete (MAAS syncing to rack controllers).
 	SyncReads int
