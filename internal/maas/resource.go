@@ -79,7 +79,8 @@ func (f ResourceFile) Offset() int64 {
 	if f.Complete {
 		return f.Size
 	}
-	return int64(math.Round(f.Progress / 100 * float64(f.Size)))
+	offset := int64(math.Round(f.Progress / 100 * float64(f.Size)))
+	return max(0, min(offset, f.Size)) // whatever the server says
 }
 
 // versionLess orders set versions YYYYMMDD[.N] numerically, because as

@@ -210,6 +210,10 @@ func (c *Client) sendChunks(ctx context.Context, f *os.File, req UploadRequest, 
 	offset := file.Offset()
 	reported := reportProgress(req.Progress, 0, offset)
 	ambiguous := false // a request failed that MAAS may still act on
+	// A server that keeps failing between successes could otherwise keep
+	// this loop going forever.
+	chunks := int((req.Size + req.ChunkSize - 1) / req.ChunkSize)
+	maxFailures, totalFailures := c.opts.Attempts*(chunks+1), 0
 	for failures := 0; offset < req.Size; {
 		n := min(req.ChunkSize, req.Size-offset)
 		err := c.putChunk(ctx, target, io.NewSectionReader(f, offset, n), n)
@@ -224,6 +228,9 @@ func (c *Client) sendChunks(ctx context.Context, f *os.File, req UploadRequest, 
 		}
 		if failures++; !resumable(err, ambiguous) || failures >= c.opts.Attempts {
 			return fmt.Errorf("upload of %s stopped at byte %d of %d after %d attempts: %w", req.Path, offset, req.Size, failures, err)
+		}
+		if totalFailures++; totalFailures > maxFailures {
+			return fmt.Errorf("upload of %s gave up at byte %d of %d after %d failed requests in all: %w", req.Path, offset, req.Size, totalFailures, err)
 		}
 		ambiguous = true
 		c.opts.Logf("chunk at byte %d failed (attempt %d of %d), re-reading MAAS's progress: %v", offset, failures, c.opts.Attempts, err)

@@ -104,3 +104,8 @@ func TestBackoffDoublesUpToMax(t *testing.T) {
 		int64(b.delay(1)), int64(b.delay(2)), int64(b.delay(3)), int64(b.delay(4)), int64(b.delay(40)),
 	})
 }
+
+func TestOffsetIsClampedToTheFile(t *testing.T) {
+	assert.Equal(t, int64(0), ResourceFile{Size: 10, Progress: -5}.Offset())
+	assert.Equal(t, int64(10), ResourceFile{Size: 10, Progress: 250}.Offset())
+}
