@@ -21,7 +21,7 @@ packer {
   required_plugins {
     maas = {
       source  = "github.com/c34478be/maas"
-      version = ">= 0.1.0-dev"
+      version = ">= 0.1.0"
     }
   }
 }

@@ -1,0 +1,11 @@
+# Describes the plugin to the Packer integrations registry.
+integration {
+  name        = "MAAS"
+  description = "Build MAAS custom images from cloud images, without root, and upload them to MAAS."
+  identifier  = "packer/c34478be/maas"
+  component {
+    type = "post-processor"
+    name = "MAAS Upload"
+    slug = "upload"
+  }
+}
