@@ -8,12 +8,14 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/c34478be/packer-plugin-maas/post-processor/export"
 	"github.com/c34478be/packer-plugin-maas/post-processor/upload"
 	"github.com/c34478be/packer-plugin-maas/version"
 )
 
 func main() {
 	pps := plugin.NewSet()
+	pps.RegisterPostProcessor("export", new(export.PostProcessor))
 	pps.RegisterPostProcessor("upload", new(upload.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {

@@ -1,0 +1,157 @@
+// Package export is the maas-export post-processor: it turns the disk image
+// of any builder (above all the stock qemu builder) into a MAAS image file,
+// without root, using the same engine as the maas-rootfs builder.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
+	"github.com/c34478be/packer-plugin-maas/internal/export"
+	"github.com/c34478be/packer-plugin-maas/packerui"
+)
+
+// PostProcessor is maas-export.
+type PostProcessor struct {
+	config Config
+}
+
+// ConfigSpec returns the HCL2 schema of the settings.
+func (p *PostProcessor) ConfigSpec() hcldec.ObjectSpec { return p.config.FlatMapstructure().HCL2Spec() }
+
+// Configure decodes and validates the settings, so that `packer validate`
+// reports every mistake before a build starts.
+func (p *PostProcessor) Configure(raws ...interface{}) error {
+	return p.config.prepare(raws...)
+}
+
+// PostProcess exports the incoming artifact's disk image.
+func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+	c := &p.config
+	input, err := inputImage(c.ImagePath, in)
+	if err != nil {
+		return nil, false, false, err
+	}
+	output := c.Output
+	if output == "" {
+		output = defaultOutput(input, c.PackerBuildName, c.Filetype)
+	}
+	if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
+		return nil, false, false, fmt.Errorf("output directory: %w", err)
+	}
+
+	ui.Say(fmt.Sprintf("Exporting %s to %s (%s, gzip level %d)", input, output, c.Filetype, c.CompressionLevel))
+	start := time.Now()
+	var bar *packerui.Progress
+	res, err := export.Run(ctx, export.Options{
+		Input:            input,
+		Output:           output,
+		Filetype:         c.Filetype,
+		CompressionLevel: c.CompressionLevel,
+		RootPartition:    c.RootPartition,
+		Architecture:     c.Architecture,
+		Tar:              c.tarOptions(),
+		Progress: func(total int64) func(int64) {
+			bar = packerui.NewProgress(ui, filepath.Base(input), total)
+			return bar.Add
+		},
+		Log: func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+	})
+	if bar != nil {
+		bar.Close()
+	}
+	if err != nil {
+		return nil, false, false, fmt.Errorf("maas-export: %w", err)
+	}
+	art := newArtifact(c, res)
+	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256))
+	if res.OS != "" {
+		ui.Message(fmt.Sprintf("Image: %s, %s, base image hint %q", res.OS, art.Architecture, res.BaseImage))
+	}
+	return art, false, false, nil
+}
+
+func newArtifact(c *Config, res export.Result) *Artifact {
+	arch := c.Architecture
+	if arch == "" {
+		arch = res.Architecture
+	}
+	if arch == "" {
+		arch = "amd64/generic"
+	}
+	a := &Artifact{
+		Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
+		Architecture: arch, BaseImage: res.BaseImage,
+	}
+	a.generated = map[string]interface{}{
+		"MAASImagePath":    a.Path,
+		"MAASImageSHA256":  a.SHA256,
+		"MAASArchitecture": a.Architecture,
+		"MAASBaseImage":    a.BaseImage,
+	}
+	return a
+}
+
+// inputImage picks the disk image to export: image_path, else the
+// incoming artifact's disk. The stock qemu builder's output directory also
+// holds UEFI variables, so its diskName state is preferred, then the only
+// qcow2 file, then the only file.
+func inputImage(imagePath string, in packersdk.Artifact) (string, error) {
+	if imagePath != "" {
+		return imagePath, nil
+	}
+	files := in.Files()
+	if name, ok := in.State("diskName").(string); ok && name != "" {
+		for _, f := range files {
+			if filepath.Base(f) == filepath.Base(name) {
+				return f, nil
+			}
+		}
+	}
+	var qcow2 []string
+	for _, f := range files {
+		if isQcow2(f) {
+			qcow2 = append(qcow2, f)
+		}
+	}
+	switch {
+	case len(qcow2) == 1:
+		return qcow2[0], nil
+	case len(files) == 1:
+		return files[0], nil
+	case len(files) == 0:
+		return "", errors.New("maas-export: the incoming artifact has no files; set image_path to the disk image to export")
+	}
+	return "", fmt.Errorf("maas-export: the incoming artifact has several files (%s); set image_path to the disk image to export",
+		strings.Join(files, ", "))
+}
+
+func isQcow2(path string) bool {
+	img, err := diskimage.Open(path)
+	if err != nil {
+		return false
+	}
+	defer img.Close()
+	return img.Format() == "qcow2"
+}
+
+func defaultOutput(input, buildName, filetype string) string {
+	name := buildName
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(input), filepath.Ext(input))
+	}
+	ext := ".tar.gz"
+	if filetype == export.FiletypeDDGZ {
+		ext = ".dd.gz"
+	}
+	return filepath.Join(filepath.Dir(input), name+ext)
+}
