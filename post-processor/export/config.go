@@ -4,11 +4,12 @@
 package export
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
@@ -138,24 +139,24 @@ func (c *Config) validate() error {
 	}
 	add(c.validateGeneralize())
 	for _, g := range c.Exclude {
-		if !path.IsAbs(g) {
-			add(fmt.Errorf("exclude %q must be an absolute image path, like \"/var/cache/apt/*.bin\"", g))
-		} else if _, err := path.Match(g, ""); err != nil {
-			add(fmt.Errorf("exclude %q: %w", g, err))
-		}
+		add(validateExclude(g))
 	}
-	for i, inc := range c.Include {
-		add(inc.validate(i))
-	}
+	add(validateIncludes(c.Include))
 	if c.ClampMtime != "" {
-		t, err := time.Parse(time.RFC3339, c.ClampMtime)
-		if err != nil {
+		if t, err := time.Parse(time.RFC3339, c.ClampMtime); err != nil {
 			add(fmt.Errorf("clamp_mtime %q is not an RFC 3339 time like 2026-01-01T00:00:00Z", c.ClampMtime))
+		} else {
+			c.clampMtime = &t
 		}
-		c.clampMtime = &t
 	}
-	if c.Filetype == export.FiletypeDDGZ && (len(c.Exclude) > 0 || len(c.Include) > 0 || len(c.SkipGeneralize) > 0 || c.RootPartition != "") {
-		add(errors.New("exclude, include, skip_generalize and root_partition apply to tgz exports; a ddgz export copies the whole disk as it is"))
+	if c.Output != "" && c.ImagePath != "" && filepath.Clean(c.Output) == filepath.Clean(c.ImagePath) {
+		add(fmt.Errorf("output %s is the disk image being exported (image_path): choose another file", c.Output))
+	}
+	if c.Filetype == export.FiletypeDDGZ {
+		if set := c.tgzOnlySettings(); len(set) > 0 {
+			add(fmt.Errorf("%s apply to tgz exports only; a ddgz export copies the whole disk as it is: remove them or use filetype = \"tgz\"",
+				strings.Join(set, ", ")))
+		}
 	}
 	if errs != nil && len(errs.Errors) > 0 {
 		return errs
@@ -175,6 +176,69 @@ func (c *Config) validateGeneralize() error {
 	return nil
 }
 
+// tgzOnlySettings names the settings in use that only a tgz export reads.
+func (c *Config) tgzOnlySettings() []string {
+	var set []string
+	for _, s := range []struct {
+		name  string
+		inUse bool
+	}{
+		{"root_partition", c.RootPartition != ""},
+		{"skip_generalize", len(c.SkipGeneralize) > 0},
+		{"exclude", len(c.Exclude) > 0},
+		{"include", len(c.Include) > 0},
+		{"clamp_mtime", c.ClampMtime != ""},
+	} {
+		if s.inUse {
+			set = append(set, s.name)
+		}
+	}
+	return set
+}
+
+// validateExclude accepts what the tar writer's globs accept: an absolute
+// path of non-empty segments, each a path.Match pattern or "**".
+func validateExclude(glob string) error {
+	if !path.IsAbs(glob) {
+		return fmt.Errorf("exclude %q must be an absolute image path, like \"/var/cache/apt/*.bin\"", glob)
+	}
+	for _, segment := range strings.Split(strings.Trim(glob, "/"), "/") {
+		if segment == "" {
+			return fmt.Errorf("exclude %q has an empty path segment", glob)
+		}
+		if _, err := path.Match(segment, ""); err != nil {
+			return fmt.Errorf("exclude %q: segment %q: %w", glob, segment, err)
+		}
+	}
+	return nil
+}
+
+func validateIncludes(includes []IncludeFile) error {
+	var errs *packersdk.MultiError
+	seen := map[string]int{}
+	for i, inc := range includes {
+		if err := inc.validate(i); err != nil {
+			errs = packersdk.MultiErrorAppend(errs, err)
+			continue
+		}
+		if first, dup := seen[inc.Destination]; dup {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("include %d: destination %s is already that of include %d", i+1, inc.Destination, first))
+		}
+		seen[inc.Destination] = i + 1
+	}
+	for dest, i := range seen {
+		for dir := path.Dir(dest); dir != "/"; dir = path.Dir(dir) {
+			if j, clash := seen[dir]; clash {
+				errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("include %d: destination %s lies below include %d's file %s", i, dest, j, dir))
+			}
+		}
+	}
+	if errs == nil {
+		return nil
+	}
+	return errs
+}
+
 func (inc IncludeFile) validate(i int) error {
 	where := fmt.Sprintf("include %d", i+1)
 	if inc.Source == "" || inc.Destination == "" {
@@ -185,8 +249,8 @@ func (inc IncludeFile) validate(i int) error {
 	} else if !info.Mode().IsRegular() {
 		return fmt.Errorf("%s: source %s is not a regular file", where, inc.Source)
 	}
-	if !path.IsAbs(inc.Destination) || path.Clean(inc.Destination) == "/" {
-		return fmt.Errorf("%s: destination %q must be an absolute file path in the image, like /curtin/curtin-hooks", where, inc.Destination)
+	if !path.IsAbs(inc.Destination) || path.Clean(inc.Destination) != inc.Destination || inc.Destination == "/" {
+		return fmt.Errorf("%s: destination %q must be a clean absolute file path in the image, like /curtin/curtin-hooks", where, inc.Destination)
 	}
 	if _, err := inc.mode(); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
