@@ -68,7 +68,7 @@ func newZstdCluster(r io.Reader) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return &fullReader{r: d, release: func() {
-		d.Reset(nil) // drop the reference to the image file
+		_ = d.Reset(nil) // drop the reference to the image file
 		zstdDecoders.Put(d)
 	}}, nil
 }

@@ -122,10 +122,10 @@ func (img *Image) ReadAt(p []byte, off int64) (int, error) {
 		return n, err
 	}
 	n, err := img.data.ReadAt(p, off)
-	if err == io.EOF && n == len(p) {
+	if errors.Is(err, io.EOF) && n == len(p) {
 		err = nil
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("disk image %s: read %d bytes at virtual offset %d: %w", img.path, len(p), off, err)
 	}
 	return n, err

@@ -470,7 +470,7 @@ func openQcow2Reader(f *os.File) (image.Image, error) {
 		return nil, err
 	}
 	if err := img.Readable(); err != nil {
-		img.Close()
+		_ = img.Close()
 		return nil, err
 	}
 	return img, nil

@@ -85,7 +85,7 @@ func buildRichTree(t testing.TB) (root, socket string) {
 	// Devices and FIFOs.
 	require.NoError(t, syscall.Mknod(at("dev/null"), syscall.S_IFCHR|0o666, 1<<8|3))
 	require.NoError(t, syscall.Chmod(at("dev/null"), 0o666))
-	require.NoError(t, syscall.Mknod(at("dev/loop0"), syscall.S_IFBLK|0o660, 7<<8|0))
+	require.NoError(t, syscall.Mknod(at("dev/loop0"), syscall.S_IFBLK|0o660, 7<<8))
 	require.NoError(t, syscall.Mkfifo(at("dev/initctl"), 0o600))
 
 	// Sparse files: holes inside, at the end, and nothing but a hole.

@@ -64,7 +64,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			bar = packerui.NewProgress(ui, filepath.Base(input), total)
 			return bar.Add
 		},
-		Log: func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+		Log: func(format string, args ...any) { ui.Say(fmt.Sprintf(format, args...)) },
 	})
 	if bar != nil {
 		bar.Close()
@@ -72,15 +72,18 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, fmt.Errorf("maas-export: %w", err)
 	}
-	art := newArtifact(c, res)
+	art := newArtifact(c, res, in.State("generated_data"))
 	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256))
 	if res.OS != "" {
-		ui.Message(fmt.Sprintf("Image: %s, %s, base image hint %q", res.OS, art.Architecture, res.BaseImage))
+		ui.Say(fmt.Sprintf("Image: %s, %s, base image hint %q", res.OS, art.Architecture, res.BaseImage))
 	}
 	return art, false, false, nil
 }
 
-func newArtifact(c *Config, res export.Result) *Artifact {
+// newArtifact describes the written file. The incoming artifact's
+// generated data (a builder's build.* values) is passed on, so that later
+// post-processors in the chain still see it.
+func newArtifact(c *Config, res export.Result, incoming interface{}) *Artifact {
 	arch := c.Architecture
 	if arch == "" {
 		arch = res.Architecture
@@ -92,12 +95,23 @@ func newArtifact(c *Config, res export.Result) *Artifact {
 		Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
 		Architecture: arch, BaseImage: res.BaseImage,
 	}
-	a.generated = map[string]interface{}{
-		"MAASImagePath":    a.Path,
-		"MAASImageSHA256":  a.SHA256,
-		"MAASArchitecture": a.Architecture,
-		"MAASBaseImage":    a.BaseImage,
+	a.generated = map[string]interface{}{}
+	switch data := incoming.(type) { // map[interface{}]... when it came over RPC
+	case map[interface{}]interface{}:
+		for k, v := range data {
+			if name, ok := k.(string); ok {
+				a.generated[name] = v
+			}
+		}
+	case map[string]interface{}:
+		for k, v := range data {
+			a.generated[k] = v
+		}
 	}
+	a.generated["MAASImagePath"] = a.Path
+	a.generated["MAASImageSHA256"] = a.SHA256
+	a.generated["MAASArchitecture"] = a.Architecture
+	a.generated["MAASBaseImage"] = a.BaseImage
 	return a
 }
 

@@ -82,7 +82,7 @@ func (p *PostProcessor) client(ui packersdk.Ui) (*maas.Client, error) {
 		URL: p.config.MAASURL, APIKey: p.config.APIKey,
 		Username: p.config.Username, Password: p.config.Password,
 		TLSConfig: tlsConfig, RequestTimeout: p.config.Timeout, Attempts: p.config.Retries,
-		Logf: func(format string, args ...any) { ui.Message(fmt.Sprintf(format, args...)) },
+		Logf: func(format string, args ...any) { ui.Say(fmt.Sprintf(format, args...)) },
 	})
 }
 

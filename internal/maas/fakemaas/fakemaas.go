@@ -115,13 +115,12 @@ type Server struct {
 }
 
 type resource struct {
-	ID           int
-	Name, Arch   string
-	Title        string
-	BaseImage    string
-	Sets         map[string]*set
-	viaV3        bool
-	nextVersions int
+	ID         int
+	Name, Arch string
+	Title      string
+	BaseImage  string
+	Sets       map[string]*set
+	viaV3      bool
 }
 
 type set struct {
