@@ -11,7 +11,7 @@ count=0
 for pkg in $(go list ./internal/...); do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		echo "fuzz: $pkg $target ($fuzz_time)"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzz_time" "$pkg"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzz_time" -fuzzminimizetime 10x "$pkg"
 		count=$((count + 1))
 	done
 done
