@@ -127,7 +127,7 @@ func TestArtifactStateIsWhatMaasUploadReads(t *testing.T) {
 		Architecture: "arm64/generic",
 		BaseImage:    "ubuntu/noble",
 	}
-	a := newArtifact(&p.config, res)
+	a := newArtifact(&p.config, res, map[interface{}]interface{}{"ID": "from the builder"})
 	assert.Equal(t, BuilderID, a.BuilderId())
 	assert.Equal(t, []string{"/out/img.tar.gz"}, a.Files())
 	for key, want := range map[string]interface{}{
@@ -144,6 +144,7 @@ func TestArtifactStateIsWhatMaasUploadReads(t *testing.T) {
 	generated, ok := a.State("generated_data").(map[string]interface{})
 	require.True(t, ok)
 	assert.Equal(t, "ab12", generated["MAASImageSHA256"])
+	assert.Equal(t, "from the builder", generated["ID"], "the builder's generated data passes on")
 	assert.Contains(t, a.String(), "/out/img.tar.gz")
 }
 
@@ -151,12 +152,12 @@ func TestArtifactArchitecturePrecedence(t *testing.T) {
 	detected := export.Result{Architecture: "arm64/generic"}
 	var setting PostProcessor
 	require.NoError(t, setting.Configure(map[string]interface{}{"architecture": "amd64/generic"}))
-	assert.Equal(t, "amd64/generic", newArtifact(&setting.config, detected).Architecture, "the setting wins")
+	assert.Equal(t, "amd64/generic", newArtifact(&setting.config, detected, nil).Architecture, "the setting wins")
 
 	var none PostProcessor
 	require.NoError(t, none.Configure(map[string]interface{}{}))
-	assert.Equal(t, "arm64/generic", newArtifact(&none.config, detected).Architecture, "then the image's programs")
-	assert.Equal(t, "amd64/generic", newArtifact(&none.config, export.Result{}).Architecture, "then the default")
+	assert.Equal(t, "arm64/generic", newArtifact(&none.config, detected, nil).Architecture, "then the image's programs")
+	assert.Equal(t, "amd64/generic", newArtifact(&none.config, export.Result{}, nil).Architecture, "then the default")
 }
 
 func TestArtifactDestroyRemovesTheFile(t *testing.T) {

@@ -1,0 +1,386 @@
+package e2e
+
+import (
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
+	"github.com/c34478be/packer-plugin-maas/internal/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+)
+
+// exportTools names the Debian package of each host tool these tests run.
+var exportTools = map[string]string{
+	"qemu-img": "qemu-utils",
+	"sgdisk":   "gdisk",
+	"tar":      "tar",
+	"mount":    "mount",
+	"umount":   "mount",
+	"mkfs.xfs": "xfsprogs",
+	"setcap":   "libcap2-bin",
+}
+
+// sh runs a host tool; a missing tool fails the test naming its package.
+func sh(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is missing: apt-get install %s", name, exportTools[name])
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), out)
+	return string(out)
+}
+
+// rootOffset reads where partition 1 (the test image's root) starts.
+func rootOffset(t *testing.T, raw string) int64 {
+	t.Helper()
+	m := regexp.MustCompile(`First sector: (\d+)`).FindStringSubmatch(sh(t, "sgdisk", "-i", "1", raw))
+	require.NotNil(t, m, "sgdisk found no partition 1 in %s", raw)
+	sector, err := strconv.ParseInt(m[1], 10, 64)
+	require.NoError(t, err)
+	return sector * 512
+}
+
+// mountRoot loop-mounts the root filesystem of a raw disk. Only the tests
+// do this, as an oracle independent of the plugin's own ext4 reader.
+func mountRoot(t *testing.T, raw string, writable bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	opts := fmt.Sprintf("loop,offset=%d", rootOffset(t, raw))
+	if !writable {
+		opts += ",ro,noload"
+	}
+	out, err := exec.Command("mount", "-t", "ext4", "-o", opts, raw, dir).CombinedOutput()
+	require.NoError(t, err, "the test loop-mounts the image as an oracle and needs root and loop devices: %s", out)
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// leftovers is what a build VM leaves that generalizing must remove, plus
+// metadata the pristine image lacks (a capability, a sparse file, a hard
+// link, a FIFO, a device).
+func addLeftovers(t *testing.T, root string) {
+	t.Helper()
+	write := func(p, content string, mode os.FileMode) {
+		full := filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		require.NoError(t, os.WriteFile(full, []byte(content), mode))
+	}
+	write("etc/machine-id", "0123456789abcdef0123456789abcdef\n", 0o444)
+	write("etc/ssh/ssh_host_ed25519_key", "private key", 0o600)
+	write("etc/ssh/ssh_host_ed25519_key.pub", "public key", 0o644)
+	write("var/lib/cloud/instances/iid-e2e/boot-finished", "done", 0o644)
+	require.NoError(t, os.Symlink("/var/lib/cloud/instances/iid-e2e", filepath.Join(root, "var/lib/cloud/instance")))
+	write("var/log/cloud-init.log", "log", 0o640)
+	write("var/log/cloud-init-output.log", "output", 0o640)
+	write("opt/e2e/ping", "pretend binary", 0o755)
+	sh(t, "setcap", "cap_net_raw+ep", filepath.Join(root, "opt/e2e/ping"))
+	require.NoError(t, os.Link(filepath.Join(root, "opt/e2e/ping"), filepath.Join(root, "usr/local/bin/ping-too")))
+	require.NoError(t, unix.Mkfifo(filepath.Join(root, "opt/e2e/fifo"), 0o620))
+	require.NoError(t, unix.Mknod(filepath.Join(root, "opt/e2e/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	f, err := os.Create(filepath.Join(root, "var/log/lastlog-e2e"))
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("data after a hole"), 1<<30)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// bootedImage is the test image as a build leaves it: a raw copy with
+// leftovers added, and the qcow2 Packer gets.
+func bootedImage(t *testing.T) (raw, qcow2 string) {
+	t.Helper()
+	dir := t.TempDir()
+	raw = filepath.Join(dir, "disk.raw")
+	sh(t, "qemu-img", "convert", "-O", "raw", testimage.Path(t), raw)
+	mnt := mountRoot(t, raw, true)
+	addLeftovers(t, mnt)
+	sh(t, "umount", mnt)
+	qcow2 = filepath.Join(dir, "booted.qcow2")
+	sh(t, "qemu-img", "convert", "-O", "qcow2", raw, qcow2)
+	return raw, qcow2
+}
+
+// entry is every attribute of one file that the tarball must carry.
+type entry struct {
+	Mode     uint32
+	UID, GID uint32
+	Mtime    int64
+	Size     int64
+	Rdev     uint64
+	Target   string
+	Hash     string
+	Data     string // data ranges: holes must stay holes
+	Xattrs   string
+	LinkPeer string // the first path (in walk order) with the same inode
+}
+
+// snapshot records every file under root by its path relative to root.
+func snapshot(t *testing.T, root string) map[string]entry {
+	t.Helper()
+	tree := map[string]entry{}
+	firstOfInode := map[uint64]string{}
+	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		e := entry{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Sec, Rdev: st.Rdev, Xattrs: xattrs(t, p)}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			e.Size, e.Hash, e.Data = st.Size, hashFile(t, p), dataRanges(t, p, st.Size)
+		case unix.S_IFLNK:
+			e.Target, _ = os.Readlink(p)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
+			if first, ok := firstOfInode[st.Ino]; ok {
+				e.LinkPeer = first
+			} else {
+				firstOfInode[st.Ino] = rel
+			}
+		}
+		tree[rel] = e
+		return nil
+	})
+	require.NoError(t, err)
+	return tree
+}
+
+func hashFile(t *testing.T, p string) string {
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	require.NoError(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// dataRanges lists a file's data as SEEK_DATA/SEEK_HOLE see it.
+func dataRanges(t *testing.T, p string, size int64) string {
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	var ranges []string
+	for off := int64(0); off < size; {
+		start, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		require.NoError(t, err)
+		end, err := unix.Seek(int(f.Fd()), start, unix.SEEK_HOLE)
+		require.NoError(t, err)
+		ranges = append(ranges, fmt.Sprintf("%d-%d", start, end))
+		off = end
+	}
+	return strings.Join(ranges, ",")
+}
+
+func xattrs(t *testing.T, p string) string {
+	buf := make([]byte, 64<<10)
+	n, err := unix.Llistxattr(p, buf)
+	if errors.Is(err, unix.ENOTSUP) {
+		return ""
+	}
+	require.NoError(t, err, p)
+	var out []string
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		value := make([]byte, 64<<10)
+		m, err := unix.Lgetxattr(p, name, value)
+		require.NoError(t, err, "%s: %s", p, name)
+		out = append(out, name+"="+hex.EncodeToString(value[:m]))
+	}
+	return strings.Join(out, ";")
+}
+
+// generalized applies the generalization rules to a snapshot of the
+// image: what maas-export must change, and nothing else.
+func generalized(tree map[string]entry) map[string]entry {
+	empty := sha256.Sum256(nil)
+	out := map[string]entry{}
+	for p, e := range tree {
+		switch {
+		case p == "etc/machine-id":
+			e.Size, e.Hash, e.Data = 0, hex.EncodeToString(empty[:]), ""
+		case strings.HasPrefix(p, "etc/ssh/ssh_host_"),
+			p == "var/lib/cloud/instance", strings.HasPrefix(p, "var/lib/cloud/instances/"),
+			regexp.MustCompile(`^var/log/cloud-init.*\.log$`).MatchString(p):
+			continue
+		}
+		out[p] = e
+	}
+	return out
+}
+
+func requireSameTree(t *testing.T, want, got map[string]entry) {
+	t.Helper()
+	differences := 0
+	for p, w := range want {
+		g, ok := got[p]
+		switch {
+		case !ok:
+			t.Errorf("%q is missing from the extracted tree", p)
+		case w != g:
+			t.Errorf("%q differs:\nimage     %+v\nextracted %+v", p, w, g)
+		default:
+			continue
+		}
+		if differences++; differences > 20 {
+			t.Fatal("too many differences")
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%q appeared in the extracted tree", p)
+		}
+	}
+}
+
+func newExportEnv(t *testing.T, templates ...string) *packertest.Env {
+	env := packertest.New(t, templates...)
+	env.MustRun("init", ".")
+	return env
+}
+
+// TestExportTgzThroughStockPacker: the file builder hands the booted test
+// image to maas-export; curtin's tar command must restore exactly the
+// image's root filesystem, generalized.
+func TestExportTgzThroughStockPacker(t *testing.T) {
+	raw, qcow2 := bootedImage(t)
+	env := newExportEnv(t, "testdata/export.pkr.hcl")
+	env.MustRun("validate", "-var", "image="+qcow2, ".")
+	build := env.MustRun("build", "-var", "image="+qcow2, ".")
+
+	tarball := filepath.Join(env.Dir, "image.tar.gz")
+	require.FileExists(t, tarball, "the default output is the build's name next to the input")
+	sum := hashFile(t, tarball)
+	assert.Contains(t, build.Output, "sha256 "+sum)
+	assert.Contains(t, build.Output, "amd64/generic")
+
+	target := t.TempDir()
+	sh(t, "tar", "-C", target, "--xattrs", "--xattrs-include=*", "-Sxpf", tarball, "--numeric-owner")
+	want := generalized(snapshot(t, mountRoot(t, raw, false)))
+	got := snapshot(t, target)
+	assert.Greater(t, len(want), 10000, "the image's root should hold thousands of files")
+	assert.NotEmpty(t, want["opt/e2e/ping"].Xattrs)
+	assert.Equal(t, "opt/e2e/ping", want["usr/local/bin/ping-too"].LinkPeer)
+	assert.Equal(t, fmt.Sprintf("%d-%d", 1<<30, 1<<30+len("data after a hole")), want["var/log/lastlog-e2e"].Data, "the oracle sees the hole")
+	requireSameTree(t, want, got)
+}
+
+// TestExportDDGZThroughStockPacker: a ddgz is the whole disk, byte for byte.
+func TestExportDDGZThroughStockPacker(t *testing.T) {
+	image := testimage.Path(t)
+	env := newExportEnv(t, "testdata/export.pkr.hcl")
+	output := filepath.Join(env.Dir, "out", "disk.dd.gz")
+	env.MustRun("build", "-var", "image="+image, "-var", "filetype=ddgz", "-var", "output="+output, ".")
+
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	sh(t, "qemu-img", "convert", "-O", "raw", image, raw)
+	f, err := os.Open(output)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	h := sha256.New()
+	n, err := io.Copy(h, zr)
+	require.NoError(t, err)
+	st, err := os.Stat(raw)
+	require.NoError(t, err)
+	assert.Equal(t, st.Size(), n)
+	assert.Equal(t, hashFile(t, raw), hex.EncodeToString(h.Sum(nil)), "gunzip of the ddgz must equal qemu-img convert -O raw")
+}
+
+// TestExportThenUploadThroughStockPacker: maas-upload takes the file,
+// digest, filetype and architecture from maas-export's artifact.
+func TestExportThenUploadThroughStockPacker(t *testing.T) {
+	fake := fakemaas.Start()
+	defer fake.Close()
+	env := newExportEnv(t, "testdata/export-upload.pkr.hcl")
+	env.ExtraEnv = []string{"MAAS_URL=" + fake.URL, "MAAS_API_KEY=" + fakemaas.APIKey}
+	env.MustRun("build", "-var", "image="+testimage.Path(t), ".")
+
+	tarball := filepath.Join(env.Dir, "image.tar.gz")
+	files := fake.Files()
+	require.Len(t, files, 1)
+	got := files[0]
+	assert.True(t, got.Complete)
+	assert.Equal(t, "custom/debian-e2e", got.Name)
+	assert.Equal(t, "root-tgz", got.Filetype, "MAAS stores an uploaded tgz as root-tgz")
+	assert.Equal(t, "amd64/generic", got.Architecture)
+	assert.Equal(t, hashFile(t, tarball), got.SHA256)
+	st, err := os.Stat(tarball)
+	require.NoError(t, err)
+	assert.Equal(t, st.Size(), got.Received)
+}
+
+// xfsDisk makes a GPT disk whose only partition holds xfs.
+func xfsDisk(t *testing.T) string {
+	dir := t.TempDir()
+	disk, fsImg := filepath.Join(dir, "xfs.raw"), filepath.Join(dir, "xfs.fs")
+	sh(t, "truncate", "-s", "320M", disk)
+	sh(t, "sgdisk", "-o", "-n1:1M:0", "-t1:8304", "-c1:root", disk)
+	sh(t, "truncate", "-s", "310M", fsImg)
+	sh(t, "mkfs.xfs", "-q", fsImg)
+	sh(t, "dd", "if="+fsImg, "of="+disk, "bs=1M", "seek=1", "conv=notrunc,sparse", "status=none")
+	return disk
+}
+
+// TestExportBadInputsThroughStockPacker: each fails the build with a clear
+// error and leaves no output file.
+func TestExportBadInputsThroughStockPacker(t *testing.T) {
+	notADisk := filepath.Join(t.TempDir(), "notes.txt")
+	require.NoError(t, os.WriteFile(notADisk, []byte(strings.Repeat("not a disk image\n", 200)), 0o644))
+	for _, tc := range []struct {
+		name, image string
+		want        []string
+	}{
+		{"not a disk image", notADisk, []string{"maas-export", "no partition table"}},
+		{"xfs root", xfsDisk(t), []string{"maas-export", "xfs", `filetype = "ddgz"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newExportEnv(t, "testdata/export.pkr.hcl")
+			res := env.Run("build", "-var", "image="+tc.image, ".")
+			assert.NotEqual(t, 0, res.ExitCode)
+			for _, want := range tc.want {
+				assert.Contains(t, res.Output, want)
+			}
+			leftovers, err := filepath.Glob(filepath.Join(env.Dir, "*.gz*"))
+			require.NoError(t, err)
+			hidden, err := filepath.Glob(filepath.Join(env.Dir, ".*tmp*"))
+			require.NoError(t, err)
+			assert.Empty(t, append(leftovers, hidden...), "a failed export leaves no file behind")
+		})
+	}
+}
+
+func TestExportValidateNamesBadSettings(t *testing.T) {
+	env := newExportEnv(t, "testdata/export-bad-settings.pkr.hcl")
+	res := env.Run("validate", ".")
+	assert.NotEqual(t, 0, res.ExitCode)
+	for _, want := range []string{`filetype "ddxz"`, "compression_level 12", `architecture "amd64"`, `skip_generalize: unknown rule "hostname"`, `exclude "var/cache"`} {
+		assert.Contains(t, res.Output, want)
+	}
+}
