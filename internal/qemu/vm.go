@@ -234,7 +234,8 @@ const consoleTailBytes = 256 << 10
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1bc`)
 
 // ConsoleTail returns the last n lines of the guest's serial console, with
-// terminal escapes removed; "" when there is no log yet.
+// terminal escapes and control characters removed; "" when there is no log
+// yet.
 func (vm *VM) ConsoleTail(n int) string {
 	return consoleTail(vm.cfg.SerialLog, n)
 }
@@ -254,8 +255,7 @@ func consoleTail(path string, n int) string {
 	if err != nil {
 		return ""
 	}
-	text := ansiEscape.ReplaceAllString(string(data), "")
-	text = strings.ReplaceAll(text, "\r", "")
+	text := strings.Map(dropControl, ansiEscape.ReplaceAllString(string(data), ""))
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	if start > 0 && len(lines) > 1 {
 		lines = lines[1:] // the first line was cut
@@ -264,6 +264,15 @@ func consoleTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// dropControl removes the control characters escape sequences leave behind
+// (a lone ESC, carriage returns), keeping line breaks and tabs.
+func dropControl(r rune) rune {
+	if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+		return -1
+	}
+	return r
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -214,3 +214,28 @@ func TestFreePort(t *testing.T) {
 	}
 	l.Close()
 }
+
+// The serial log is written by the guest: whatever it holds, ConsoleTail
+// must return at most n lines, without escapes or carriage returns.
+func FuzzConsoleTail(f *testing.F) {
+	f.Add([]byte("BdsDxe: loading\r\n\x1b[0;32m  OK  \x1b[0m] Started ssh.service\r\n"), 2)
+	f.Add([]byte("\x1b[2J\x1b[01;01H\x1b[=3h\x1b[2J\x1b[01;01HEFI stub: Loaded initrd\r\n[    0.000000] Linux version 6.1.0\r\n"), 1)
+	f.Add([]byte("no newline at all"), 5)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, log []byte, n int) {
+		if n < 0 || n > 1000 {
+			return
+		}
+		path := filepath.Join(dir, "console.log")
+		if err := os.WriteFile(path, log, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tail := consoleTail(path, n)
+		if lines := strings.Count(tail, "\n") + 1; tail != "" && lines > n {
+			t.Errorf("%d lines for n = %d", lines, n)
+		}
+		if strings.ContainsAny(tail, "\r") || ansiEscape.MatchString(tail) {
+			t.Errorf("escapes left in %q", tail)
+		}
+	})
+}
