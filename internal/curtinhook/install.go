@@ -1,0 +1,76 @@
+package curtinhook
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// File is one file to place in /curtin.
+type File struct {
+	Name string      // plain name in /curtin
+	Mode fs.FileMode // permission bits
+}
+
+// Modes of what goes into /curtin. curtin runs the hook as root, so it
+// needs no bits for others.
+const (
+	DirMode        fs.FileMode = 0o755
+	HookMode       fs.FileMode = 0o750
+	ExecutableMode fs.FileMode = 0o750
+	DataMode       fs.FileMode = 0o644
+)
+
+// ModeFor returns the mode a file gets in /curtin: the hook and files
+// executable on the host get ExecutableMode, the rest DataMode.
+func ModeFor(name string, hostMode fs.FileMode) fs.FileMode {
+	if name == HookName || hostMode&0o111 != 0 {
+		return ExecutableMode
+	}
+	return DataMode
+}
+
+// InstallScript returns a sh script, to run as root, that copies each of
+// files from the directory stage into root+/curtin (root is "" in a guest),
+// owned by root and with its mode, making /curtin when needed. Running it
+// again leaves the same result.
+func InstallScript(root, stage string, files []File) string {
+	var b strings.Builder
+	dir := root + Dir
+	fmt.Fprintf(&b, "set -e\ninstall -d -m %04o -o 0 -g 0 %s\n", DirMode, ShellQuote(dir))
+	for _, f := range files {
+		fmt.Fprintf(&b, "install -m %04o -o 0 -g 0 %s %s\n", f.Mode.Perm(),
+			ShellQuote(stage+"/"+f.Name), ShellQuote(dir+"/"+f.Name))
+	}
+	return b.String()
+}
+
+// InstallKernelScript returns a sh script, to run as root in the guest,
+// that installs package pkg with the image's package manager unless it is
+// installed already (so it needs no package mirror then).
+func InstallKernelScript(pkg string) string {
+	return "pkg=" + ShellQuote(pkg) + "\n" + `set -e
+if command -v dpkg-query >/dev/null 2>&1; then
+	case "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" in
+	*" installed") echo "$pkg is installed already"; exit 0 ;;
+	esac
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y "$pkg"
+elif command -v rpm >/dev/null 2>&1; then
+	if rpm -q "$pkg" >/dev/null 2>&1; then echo "$pkg is installed already"; exit 0; fi
+	if command -v dnf >/dev/null 2>&1; then dnf install -y "$pkg"
+	elif command -v zypper >/dev/null 2>&1; then zypper --non-interactive install "$pkg"
+	else yum install -y "$pkg"
+	fi
+else
+	echo "the image has neither dpkg nor rpm to install $pkg with" >&2
+	exit 3
+fi
+`
+}
+
+// ShellQuote quotes s as one sh word.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
