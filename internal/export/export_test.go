@@ -22,8 +22,9 @@ import (
 
 const mib = 1 << 20
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
+	requireTool(t, name)
 	out, err := exec.Command(name, args...).CombinedOutput()
 	require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), out)
 	return string(out)
