@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,9 +29,9 @@ func TestBootTestImageToSSH(t *testing.T) {
 	image := testimage.Path(t)
 	dir := t.TempDir()
 
+	// One GiB more than the image: cloud-init must grow the root into it.
 	overlay := filepath.Join(dir, "disk.qcow2")
-	out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", image, "-F", "qcow2", overlay).CombinedOutput()
-	require.NoError(t, err, "qemu-img create (Debian package qemu-utils): %s", out)
+	require.NoError(t, qemu.CreateOverlay(context.Background(), image, overlay, 3<<30))
 
 	const user = "smoke"
 	privatePEM, authorizedKey, err := cloudinit.NewKeyPair()
@@ -93,6 +93,12 @@ func TestBootTestImageToSSH(t *testing.T) {
 	require.NoError(t, err, "cloud-init status: %s", status)
 	assert.Contains(t, status, "status: done")
 	cloudInit := time.Since(cloudInitStarted)
+
+	rootSize, err := runSSH(ctx, client, "df --output=size -B1 / | tail -n1")
+	require.NoError(t, err)
+	size, err := strconv.ParseInt(strings.TrimSpace(rootSize), 10, 64)
+	require.NoError(t, err, "df printed %q", rootSize)
+	assert.Greater(t, size, int64(5<<29), "the root file system must grow into the larger disk")
 
 	osRelease, err := runSSH(ctx, client, "cat /etc/os-release")
 	require.NoError(t, err)

@@ -1,0 +1,96 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// qcow2Magic starts every qcow2 file.
+var qcow2Magic = []byte{'Q', 'F', 'I', 0xfb}
+
+// DetectFormat says whether the image at path is "qcow2" or "raw", from its
+// first bytes: QEMU must be told the backing file's format, since probing
+// a raw image the guest wrote is unsafe.
+func DetectFormat(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, len(qcow2Magic))
+	if _, err := io.ReadFull(f, head); err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	if bytes.Equal(head, qcow2Magic) {
+		return "qcow2", nil
+	}
+	return "raw", nil
+}
+
+// VirtualSize is the size of the disk the guest sees, in bytes.
+func VirtualSize(ctx context.Context, path string) (int64, error) {
+	format, err := DetectFormat(path)
+	if err != nil {
+		return 0, err
+	}
+	out, err := qemuImg(ctx, "info", "--output=json", "-f", format, path)
+	if err != nil {
+		return 0, err
+	}
+	var info struct {
+		VirtualSize int64 `json:"virtual-size"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		return 0, fmt.Errorf("qemu-img info %s: %w", path, err)
+	}
+	return info.VirtualSize, nil
+}
+
+// CreateOverlay makes a qcow2 at path whose backing file is base, so the VM
+// writes to the overlay and base stays untouched. size 0 keeps base's
+// virtual size; a larger size grows the disk (cloud-init's growpart then
+// grows the root partition); a smaller one is refused.
+func CreateOverlay(ctx context.Context, base, path string, size int64) error {
+	base, err := filepath.Abs(base)
+	if err != nil {
+		return err
+	}
+	format, err := DetectFormat(base)
+	if err != nil {
+		return fmt.Errorf("base image: %w", err)
+	}
+	baseSize, err := VirtualSize(ctx, base)
+	if err != nil {
+		return err
+	}
+	if size != 0 && size < baseSize {
+		return fmt.Errorf("disk size %d bytes is smaller than the image's %d bytes: it can only grow", size, baseSize)
+	}
+	args := []string{"create", "-q", "-f", "qcow2", "-b", base, "-F", format, path}
+	if size != 0 {
+		args = append(args, strconv.FormatInt(size, 10))
+	}
+	_, err = qemuImg(ctx, args...)
+	return err
+}
+
+func qemuImg(ctx context.Context, args ...string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "qemu-img", args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, lookErr := exec.LookPath("qemu-img"); lookErr != nil {
+			return nil, fmt.Errorf("qemu-img not found (on Debian/Ubuntu install qemu-utils): %w", lookErr)
+		}
+		return nil, fmt.Errorf("qemu-img %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
