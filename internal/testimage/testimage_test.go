@@ -91,3 +91,45 @@ func TestScriptRefusesToBuildWithoutRoot(t *testing.T) {
 		t.Errorf("the refused build left %d entries in the cache", len(entries))
 	}
 }
+
+// A build that fails half-way leaves no image and no temporary tree behind,
+// and prints nothing on stdout (callers take its last line as the path).
+func TestScriptCleansUpAFailedBuild(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the image build needs root; run this test as root")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeBin := t.TempDir()
+	// The fake leaves a partial tree in its target, the next-to-last argument.
+	fake := "#!/bin/sh\nmkdir -p \"$(eval echo \\${$(($#-1))})/etc\"\necho 'mmdebstrap: simulated failure' >&2\nexit 3\n"
+	if err := os.WriteFile(filepath.Join(fakeBin, "mmdebstrap"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(root, script))
+	cmd.Env = append(os.Environ(), "PACKER_MAAS_CACHE="+cache, "PATH="+fakeBin+":"+os.Getenv("PATH"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err == nil {
+		t.Fatal("the build succeeded with a failing mmdebstrap")
+	}
+	if len(stdout) != 0 {
+		t.Errorf("a failed build printed %q on stdout", stdout)
+	}
+	if !strings.Contains(stderr.String(), "simulated failure") {
+		t.Errorf("stderr does not show mmdebstrap's error:\n%s", stderr.String())
+	}
+	entries, err := os.ReadDir(filepath.Join(cache, "test-image"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			t.Errorf("the failed build left %s in the cache", e.Name())
+		}
+	}
+}
