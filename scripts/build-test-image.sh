@@ -92,7 +92,9 @@ flock 9
 cached && finish # another caller built it while we waited
 
 work="$(mktemp -d "${cache_root}/.build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+# --one-file-system: should mmdebstrap die with the host's /proc, /sys or /dev
+# still mounted in the tree, never delete through them.
+trap 'rm -rf --one-file-system "$work"' EXIT
 root="${work}/root"
 disk="${work}/disk.raw"
 started=$SECONDS
@@ -120,7 +122,7 @@ log "cleaning the tree"
 rm -f "$root/etc/resolv.conf" "$root"/etc/ssh/ssh_host_*
 echo debian >"$root/etc/hostname"
 : >"$root/etc/machine-id"
-rm -f "$root/var/lib/dbus/machine-id"
+rm -f "$root/var/lib/dbus/machine-id" "$root/var/lib/systemd/random-seed"
 echo LANG=C.UTF-8 >"$root/etc/default/locale"
 mkdir -p "$root/boot/efi" "$root/etc/network/interfaces.d" "$root/etc/cloud/cloud.cfg.d"
 printf '%s\n' 'auto lo' 'iface lo inet loopback' '' 'source /etc/network/interfaces.d/*' \
