@@ -4,11 +4,14 @@
 #   - stock Packer 1.9.4, built from the Go module proxy, when no Packer >= 1.9
 #     is on PATH
 #   - golangci-lint at a pinned version
-# Tools land in .tools/bin (git-ignored). Usage: scripts/bootstrap.sh [apt|packer|lint|all]...
+# Tools are built once per machine into ${PACKER_MAAS_CACHE:-~/.cache/packer-plugin-maas}/tools
+# and linked from .tools/bin (git-ignored), so fresh clones reuse them.
+# Usage: scripts/bootstrap.sh [apt|packer|lint|all]...
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_bin="${root_dir}/.tools/bin"
+cache_bin="${PACKER_MAAS_CACHE:-${HOME}/.cache/packer-plugin-maas}/tools"
 packer_version="v1.9.4"
 golangci_lint_version="v2.6.2"
 
@@ -60,36 +63,45 @@ install_packer() {
 	if [ -x "${tools_bin}/packer" ] && packer_ok "${tools_bin}/packer"; then
 		return
 	fi
+	mkdir -p "$tools_bin"
 	local found
 	if found="$(command -v packer)" && packer_ok "$found"; then
-		mkdir -p "$tools_bin"
 		ln -sf "$found" "${tools_bin}/packer"
 		return
 	fi
-	log "building stock Packer ${packer_version} from the Go module proxy (about 2 minutes)"
-	local work
-	work="$(mktemp -d)"
-	trap 'rm -rf "$work"' RETURN
-	(
-		cd "$work"
-		go mod init packer-build >/dev/null 2>&1
-		GOFLAGS=-mod=mod go get "github.com/hashicorp/packer@${packer_version}" >/dev/null 2>&1
-		go build -o "${work}/packer" github.com/hashicorp/packer
-	)
-	mkdir -p "$tools_bin"
-	mv "${work}/packer" "${tools_bin}/packer"
+	local cached="${cache_bin}/packer-${packer_version}"
+	if ! [ -x "$cached" ]; then
+		log "building stock Packer ${packer_version} from the Go module proxy (2-4 minutes)"
+		local work
+		work="$(mktemp -d)"
+		(
+			cd "$work"
+			go mod init packer-build >/dev/null 2>&1
+			GOFLAGS=-mod=mod go get "github.com/hashicorp/packer@${packer_version}" >/dev/null 2>&1
+			go build -o "${work}/packer" github.com/hashicorp/packer
+		) || { rm -rf "$work"; exit 1; }
+		mkdir -p "$cache_bin"
+		mv "${work}/packer" "$cached"
+		rm -rf "$work"
+	fi
+	ln -sf "$cached" "${tools_bin}/packer"
 }
 
 install_lint() {
-	local stamp="${tools_bin}/.golangci-lint-${golangci_lint_version}"
-	if [ -x "${tools_bin}/golangci-lint" ] && [ -e "$stamp" ]; then
-		return
+	local cached="${cache_bin}/golangci-lint-${golangci_lint_version}"
+	if ! [ -x "$cached" ]; then
+		log "building golangci-lint ${golangci_lint_version} (2-4 minutes)"
+		local gobin
+		gobin="$(mktemp -d)"
+		GOBIN="$gobin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${golangci_lint_version}" 2>&1 |
+			grep -v '^go: downloading' >&2 || true
+		[ -x "${gobin}/golangci-lint" ] || { log "building golangci-lint failed"; exit 1; }
+		mkdir -p "$cache_bin"
+		mv "${gobin}/golangci-lint" "$cached"
+		rm -rf "$gobin"
 	fi
-	log "building golangci-lint ${golangci_lint_version}"
 	mkdir -p "$tools_bin"
-	GOBIN="$tools_bin" go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${golangci_lint_version}"
-	rm -f "${tools_bin}"/.golangci-lint-*
-	touch "$stamp"
+	ln -sf "$cached" "${tools_bin}/golangci-lint"
 }
 
 main() {
