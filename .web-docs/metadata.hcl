@@ -5,6 +5,11 @@ integration {
   identifier  = "packer/c34478be/maas"
   component {
     type = "post-processor"
+    name = "MAAS Export"
+    slug = "export"
+  }
+  component {
+    type = "post-processor"
     name = "MAAS Upload"
     slug = "upload"
   }
