@@ -10,6 +10,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/post-processor/export"
 	"github.com/c34478be/packer-plugin-maas/post-processor/upload"
+	"github.com/c34478be/packer-plugin-maas/provisioner/curtinhook"
 	"github.com/c34478be/packer-plugin-maas/version"
 )
 
@@ -17,6 +18,7 @@ func main() {
 	pps := plugin.NewSet()
 	pps.RegisterPostProcessor("export", new(export.PostProcessor))
 	pps.RegisterPostProcessor("upload", new(upload.PostProcessor))
+	pps.RegisterProvisioner("curtin-hook", new(curtinhook.Provisioner))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

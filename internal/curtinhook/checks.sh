@@ -134,6 +134,7 @@ with open(sys.argv[1], "rb") as f:
 
 kernel_installed() {
 	if p=$(find_program dpkg-query); then
+		# shellcheck disable=SC2016 # ${Status} is dpkg-query's format
 		case "$("$ROOT$p" --admindir="$ROOT/var/lib/dpkg" -W -f='${Status}' "$KERNEL" 2>/dev/null)" in
 		*" installed") echo dpkg && return 0 ;;
 		esac

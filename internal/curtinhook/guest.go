@@ -28,10 +28,15 @@ func (g Guest) DebianFamily() bool {
 	return false
 }
 
-// ProbeScript prints the SSH user's uid and the image's os-release ID and
-// ID_LIKE, one `key=value` a line. It needs no root.
-const ProbeScript = `printf 'uid=%s\n' "$(id -u)"
-for f in /etc/os-release /usr/lib/os-release; do
+// ProbeScript returns a sh script that prints the SSH user's uid and the
+// os-release ID and ID_LIKE of the image at root ("" in a guest), one
+// `key=value` a line. It needs no root.
+func ProbeScript(root string) string {
+	return "ROOT=" + ShellQuote(root) + "\n" + probeBody
+}
+
+const probeBody = `printf 'uid=%s\n' "$(id -u)"
+for f in "$ROOT/etc/os-release" "$ROOT/usr/lib/os-release"; do
 	if [ -f "$f" ]; then
 		sed -n -e 's/^ID=/id=/p' -e 's/^ID_LIKE=/id_like=/p' "$f" | tr -d "\"'"
 		break

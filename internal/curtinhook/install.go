@@ -51,6 +51,7 @@ func InstallScript(root, stage string, files []File) string {
 func InstallKernelScript(pkg string) string {
 	return "pkg=" + ShellQuote(pkg) + "\n" + `set -e
 if command -v dpkg-query >/dev/null 2>&1; then
+	# shellcheck disable=SC2016 # ${Status} is dpkg-query's format
 	case "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" in
 	*" installed") echo "$pkg is installed already"; exit 0 ;;
 	esac

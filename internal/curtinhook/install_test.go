@@ -66,16 +66,21 @@ func TestInstallKernelScriptQuotesThePackage(t *testing.T) {
 	assert.True(t, strings.HasPrefix(script, `pkg='it'\''s'`+"\n"), script)
 }
 
-func TestProbeScriptOnThisHost(t *testing.T) {
-	out, err := exec.Command("sh", "-c", ProbeScript).CombinedOutput()
+func TestProbeScript(t *testing.T) {
+	root := newFakeRoot(t, "")
+	root.write("usr/lib/os-release", rockyOSRelease, 0o644)
+	out, err := exec.Command("sh", "-c", ProbeScript(root.dir)).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	g, err := ParseProbe(string(out))
 	require.NoError(t, err)
-	assert.Equal(t, os.Getuid(), g.UID)
-	hostRelease, err := os.ReadFile("/etc/os-release")
+	assert.Equal(t, Guest{UID: os.Getuid(), OSID: "rocky", IDLike: []string{"rhel", "centos", "fedora"}}, g)
+
+	root.write("etc/os-release", ubuntuOSRelease, 0o644)
+	out, err = exec.Command("sh", "-c", ProbeScript(root.dir)).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	g, err = ParseProbe(string(out))
 	require.NoError(t, err)
-	assert.Contains(t, string(hostRelease), "ID="+g.OSID)
-	assert.NotEmpty(t, g.OSID)
+	assert.Equal(t, "ubuntu", g.OSID, "/etc/os-release comes first")
 }
 
 func TestParseProbe(t *testing.T) {
@@ -138,5 +143,24 @@ func TestValidateSettings(t *testing.T) {
 		err := ValidateFileName(name, true)
 		require.Error(t, err, "%q", name)
 		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// TestScriptsPassShellcheck holds every generated script to POSIX sh, so
+// that it runs on whatever /bin/sh the guest has (dash, bash, busybox).
+func TestScriptsPassShellcheck(t *testing.T) {
+	_, err := exec.LookPath("shellcheck")
+	require.NoError(t, err, "shellcheck is needed (Debian package shellcheck)")
+	scripts := map[string]string{
+		"checks":         CheckScript(Params{Root: "/r", CustomKernel: "k", InstallKernel: true, Waived: []string{"netplan"}}),
+		"install":        InstallScript("", "/tmp/stage", []File{{HookName, HookMode}, {CustomKernelName, DataMode}}),
+		"install-kernel": InstallKernelScript("linux-image-generic"),
+		"probe":          ProbeScript(""),
+	}
+	for name, script := range scripts {
+		cmd := exec.Command("shellcheck", "--shell=sh", "-")
+		cmd.Stdin = strings.NewReader(script)
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "%s script:\n%s", name, out)
 	}
 }

@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
+	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
+	"github.com/c34478be/packer-plugin-maas/internal/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+)
+
+// qemuSource is the stock qemu builder (bundled with Packer 1.9.4) booting
+// the test cloud image the way a RHEL-family packer-maas template would:
+// UEFI, TCG, a NoCloud seed, a non-root SSH user with passwordless sudo.
+//
+// Debian's cloud kernel has no AHCI/IDE driver, so the seed ISO that
+// cd_files makes must reach the guest as a virtio disk. The builder's
+// cdrom_interface = "virtio-scsi" adds a device QEMU rejects (it cannot
+// place virtio-scsi-device on q35), and "virtio" collides with the system
+// disk's index 0; "none" only defines the drive (id cdrom0), which the
+// qemuargs below attach as virtio-blk. A -device in qemuargs replaces the
+// builder's default devices, all but the network card, which the builder
+// adds back itself.
+const qemuSource = `
+packer {
+  required_plugins {
+    maas = {
+      source  = "github.com/c34478be/maas"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "image" {
+  type = string
+}
+
+variable "image_sha256" {
+  type = string
+}
+
+source "qemu" "debian" {
+  iso_url          = var.image
+  iso_checksum     = "sha256:${var.image_sha256}"
+  disk_image       = true
+  use_backing_file = true
+  skip_resize_disk = true
+  format           = "qcow2"
+  vm_name          = "disk.qcow2"
+  output_directory = "output"
+
+  qemu_binary       = "qemu-system-x86_64"
+  accelerator       = "tcg"
+  machine_type      = "q35"
+  cpus              = 2
+  memory            = 2048
+  headless          = true
+  disk_interface    = "virtio"
+  net_device        = "virtio-net"
+  efi_firmware_code = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+  efi_firmware_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+  cd_files        = ["seed/user-data", "seed/meta-data"]
+  cd_label        = "cidata"
+  cdrom_interface = "none"
+  qemuargs = [
+    ["-device", "virtio-blk-pci,drive=cdrom0"],
+    ["-device", "virtio-rng-pci"],
+    ["-serial", "file:console.log"],
+  ]
+
+  communicator         = "ssh"
+  ssh_username         = "builder"
+  ssh_private_key_file = "seed/id_ed25519"
+  ssh_timeout          = "15m"
+  shutdown_command     = "sudo -n shutdown -P now"
+}
+`
+
+// readyBuild installs the built-in hook with a custom kernel (twice: it
+// must be idempotent), shows the hook's digest and ownership, then replaces
+// the hook with a source file and exports the image as a MAAS tarball.
+const readyBuild = `
+build {
+  sources = ["source.qemu.debian"]
+
+  provisioner "maas-curtin-hook" {
+    custom_kernel  = "linux-image-cloud-amd64"
+    install_kernel = true
+    files          = { "extra.cfg" = "extra.cfg" }
+  }
+
+  provisioner "maas-curtin-hook" {
+    custom_kernel  = "linux-image-cloud-amd64"
+    install_kernel = true
+    files          = { "extra.cfg" = "extra.cfg" }
+  }
+
+  provisioner "shell" {
+    inline = ["sudo -n sha256sum /curtin/curtin-hooks", "sudo -n stat -c 'mode=%a owner=%u:%g' /curtin/curtin-hooks"]
+  }
+
+  provisioner "maas-curtin-hook" {
+    source = "my-hook"
+  }
+
+  post-processor "maas-export" {
+    output            = "image.tar.gz"
+    compression_level = 1
+  }
+}
+`
+
+// brokenBuild removes cloud-init before the provisioner checks the image.
+const brokenBuild = `
+build {
+  sources = ["source.qemu.debian"]
+
+  provisioner "shell" {
+    inline = ["sudo -n rm /usr/bin/cloud-init"]
+  }
+
+  provisioner "maas-curtin-hook" {}
+
+  post-processor "maas-export" {
+    output = "image.tar.gz"
+  }
+}
+`
+
+// myHook is a user's hook with bytes an editor or a text transfer might
+// change: it must arrive exactly as written.
+const myHook = "#!/bin/bash\n# my own curtin hook \xe2\x9c\x93\tтест\nset -eu\necho \"configuring $TARGET_MOUNT_POINT\"  \n"
+
+// newQemuEnv writes the template, the NoCloud seed files with a fresh SSH
+// key, and the files the builds use.
+func newQemuEnv(t *testing.T, build string) *packertest.Env {
+	t.Helper()
+	for _, tool := range []struct{ program, pkg string }{
+		{"qemu-system-x86_64", "qemu-system-x86"}, {"genisoimage", "genisoimage"},
+	} {
+		_, err := exec.LookPath(tool.program)
+		require.NoError(t, err, "%s is needed (Debian package %s)", tool.program, tool.pkg)
+	}
+	for _, f := range []string{"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"} {
+		require.FileExists(t, f, "UEFI firmware is needed (Debian package ovmf)")
+	}
+	image := testimage.Path(t)
+	env := packertest.New(t)
+	env.WriteFile("build.pkr.hcl", qemuSource+build)
+	env.WriteFile("my-hook", myHook)
+	env.WriteFile("extra.cfg", "extra: settings\n")
+
+	privatePEM, authorizedKey, err := cloudinit.NewKeyPair()
+	require.NoError(t, err)
+	userData, err := cloudinit.BuildUserData("builder", authorizedKey, nil)
+	require.NoError(t, err)
+	instanceID, err := cloudinit.NewInstanceID()
+	require.NoError(t, err)
+	metaData, err := cloudinit.BuildMetaData(instanceID, "curtinhook")
+	require.NoError(t, err)
+	env.WriteFile("seed/user-data", string(userData))
+	env.WriteFile("seed/meta-data", string(metaData))
+	key := env.WriteFile("seed/id_ed25519", string(privatePEM))
+	require.NoError(t, os.Chmod(key, 0o600))
+
+	env.ExtraEnv = []string{"PKR_VAR_image=" + image, "PKR_VAR_image_sha256=" + testimage.SHA256(t)}
+	return env
+}
+
+func TestCurtinHookThroughStockQemuBuilder(t *testing.T) {
+	env := newQemuEnv(t, readyBuild)
+	env.MustRun("init", ".")
+	env.MustRun("validate", ".")
+	res := env.Run("build", ".")
+	if res.ExitCode != 0 {
+		console, _ := os.ReadFile(filepath.Join(env.Dir, "console.log"))
+		t.Fatalf("packer build exited %d\n--- output\n%s\n--- serial console tail\n%s",
+			res.ExitCode, res.Output, packertest.Tail(string(console), 30))
+	}
+
+	// The built-in hook went in as the provisioner promises, with sudo.
+	sum := sha256.Sum256(curtinhook.UbuntuHook())
+	assert.Contains(t, res.Output, hex.EncodeToString(sum[:])+"  /curtin/curtin-hooks")
+	assert.Contains(t, res.Output, "mode=750 owner=0:0")
+	assert.Contains(t, res.Output, "Installing the built-in ubuntu hook as /curtin/curtin-hooks")
+	assert.Contains(t, res.Output, "linux-image-cloud-amd64 is installed already")
+	assert.Contains(t, res.Output, "cloud-init: ok (/usr/bin/cloud-init)")
+	assert.Contains(t, res.Output, "kernel-installed: ok (dpkg)")
+	assert.Contains(t, res.Output, "hook-compiles: ok (/usr/bin/python3)", "the guest's python3 compiled the built-in hook")
+	assert.Contains(t, res.Output, "hook-interpreter: ok (bash)", "the source hook was checked too")
+	assert.Equal(t, 3, strings.Count(res.Output, "Checking that MAAS can deploy the image"))
+
+	// curtin unpacks the tarball with GNU tar; so does this test.
+	extracted := t.TempDir()
+	out, err := exec.Command("tar", "-C", extracted, "--numeric-owner", "-xzpf",
+		filepath.Join(env.Dir, "image.tar.gz"), "./curtin").CombinedOutput()
+	require.NoError(t, err, "GNU tar extracting ./curtin: %s", out)
+	assertImageFile(t, filepath.Join(extracted, "curtin/curtin-hooks"), 0o750, myHook)
+	assertImageFile(t, filepath.Join(extracted, "curtin/CUSTOM_KERNEL"), 0o644, "linux-image-cloud-amd64\n")
+	assertImageFile(t, filepath.Join(extracted, "curtin/extra.cfg"), 0o644, "extra: settings\n")
+	info, err := os.Stat(filepath.Join(extracted, "curtin"))
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeDir|0o755, info.Mode())
+}
+
+func assertImageFile(t *testing.T, path string, mode os.FileMode, content string) {
+	t.Helper()
+	info, err := os.Stat(path)
+	require.NoError(t, err, "the tarball must hold %s", path)
+	assert.Equal(t, mode, info.Mode(), path)
+	st := info.Sys().(*syscall.Stat_t)
+	assert.Equal(t, fmt.Sprintf("%d:%d", 0, 0), fmt.Sprintf("%d:%d", st.Uid, st.Gid), "%s owner in the tarball", path)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, content, string(data), "%s must arrive byte for byte", path)
+}
+
+func TestCurtinHookFailsAnImageWithoutCloudInit(t *testing.T) {
+	env := newQemuEnv(t, brokenBuild)
+	env.MustRun("init", ".")
+	res := env.Run("build", ".")
+	require.NotEqual(t, 0, res.ExitCode, "the build must fail:\n%s", res.Output)
+	assert.Contains(t, res.Output, "the image is not ready for MAAS:")
+	assert.Contains(t, res.Output, "cloud-init: the image has no cloud-init")
+	assert.Contains(t, res.Output, `skip_checks = ["cloud-init"]`)
+	assert.NoFileExists(t, filepath.Join(env.Dir, "image.tar.gz"), "no image may come out of a failed check")
+}
