@@ -167,7 +167,7 @@ func (p *Provisioner) check(ctx context.Context, ui packersdk.Ui, shell *guestSh
 		if r.Detail != "" {
 			line += " (" + r.Detail + ")"
 		}
-		ui.Message(line)
+		ui.Say(line)
 		switch r.Status {
 		case curtinhook.StatusWarn:
 			ui.Sayf("WARNING: %s: %s", r.Check, r.Problem())
