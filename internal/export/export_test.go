@@ -103,7 +103,7 @@ func gptDisk(t *testing.T, parts ...partSpec) string {
 	return disk
 }
 
-func toQcow2(t *testing.T, raw string, extra ...string) string {
+func toQcow2(t testing.TB, raw string, extra ...string) string {
 	out := raw + ".qcow2"
 	run(t, "qemu-img", append(append([]string{"convert", "-O", "qcow2"}, extra...), raw, out)...)
 	return out

@@ -1,0 +1,201 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+)
+
+// childEnv carries a childJob to a copy of the test binary that runs one
+// export and exits, so that its peak RSS is the export's alone.
+const childEnv = "MAAS_EXPORT_BENCH_CHILD"
+
+type childJob struct {
+	Input, Output string
+	Level         int
+}
+
+func TestMain(m *testing.M) {
+	if job := os.Getenv(childEnv); job != "" {
+		os.Exit(runChild(job))
+	}
+	os.Exit(m.Run())
+}
+
+func runChild(job string) int {
+	var j childJob
+	if err := json.Unmarshal([]byte(job), &j); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	res, err := Run(context.Background(), Options{
+		Input: j.Input, Output: j.Output, CompressionLevel: j.Level,
+		Tar: rootfs.Options{Generalize: rootfs.DefaultGeneralize()},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(res.Output); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// measured is one run of an export, ours or the baseline's.
+type measured struct {
+	wall    time.Duration
+	size    int64
+	peakRSS int64 // bytes, the largest process the run waited for
+}
+
+// measure runs cmd and takes its wall time and peak RSS, and output's size.
+func measure(b *testing.B, cmd *exec.Cmd, output string) measured {
+	b.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v\n%s", cmd, err, stderr.String())
+	}
+	wall := time.Since(start)
+	st, err := os.Stat(output)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rusage := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return measured{wall: wall, size: st.Size(), peakRSS: rusage.Maxrss * 1024}
+}
+
+// exportInChild runs our export of input at level in a child process.
+func exportInChild(b *testing.B, input string, level int) measured {
+	b.Helper()
+	output := filepath.Join(b.TempDir(), "ours.tar.gz")
+	job, _ := json.Marshal(childJob{Input: input, Output: output, Level: level})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(job))
+	return measure(b, cmd, output)
+}
+
+// packerMaasChain runs scripts/bench-packer-maas-chain.sh: qemu-nbd,
+// nbdkit's partition filter, nbdfuse, fuse2fs, GNU tar and pigz -9.
+func packerMaasChain(b *testing.B, image string, partition int) measured {
+	b.Helper()
+	for _, tool := range []string{"qemu-img", "pigz", "fuse2fs", "tar"} {
+		requireTool(b, tool)
+	}
+	for tool, pkg := range map[string]string{"qemu-nbd": "qemu-utils", "nbdkit": "nbdkit", "nbdfuse": "libnbd-bin"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Fatalf("%s is missing: apt-get install %s", tool, pkg)
+		}
+	}
+	output := filepath.Join(b.TempDir(), "chain.tar.gz")
+	script := filepath.Join(moduleRoot(b), "scripts", "bench-packer-maas-chain.sh")
+	return measure(b, exec.Command("bash", script, image, fmt.Sprint(partition), output), output)
+}
+
+func moduleRoot(b *testing.B) string {
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		b.Fatalf("no module root at %s: %v", dir, err)
+	}
+	return dir
+}
+
+const mebi = 1 << 20
+
+// BenchmarkExportTestImage exports the pristine test image (compressed
+// qcow2, as scripts/build-test-image.sh makes it) with our engine and
+// with the packer-maas chain, in the same run. Targets: wall ratio at
+// the default level <= 0.15, size ratio <= 1.07 at level 6 and <= 1.03 at
+// level 9 (both against pigz -9), our peak RSS <= 256 MiB.
+func BenchmarkExportTestImage(b *testing.B) {
+	image := testimage.Path(b)
+	for range b.N {
+		chain := packerMaasChain(b, image, 1)
+		ours := exportInChild(b, image, rootfs.DefaultCompressionLevel)
+		ours9 := exportInChild(b, image, 9)
+		b.ReportMetric(ours.wall.Seconds()/chain.wall.Seconds(), "wall-ratio")
+		b.ReportMetric(float64(ours.size)/float64(chain.size), "size-ratio-L6")
+		b.ReportMetric(float64(ours9.size)/float64(chain.size), "size-ratio-L9")
+		b.ReportMetric(float64(max(ours.peakRSS, ours9.peakRSS))/mebi, "peak-RSS-MiB")
+		b.ReportMetric(ours.wall.Seconds(), "ours-L6-s")
+		b.ReportMetric(ours9.wall.Seconds(), "ours-L9-s")
+		b.ReportMetric(chain.wall.Seconds(), "chain-s")
+		b.ReportMetric(float64(ours.size)/mebi, "ours-L6-MiB")
+		b.ReportMetric(float64(chain.size)/mebi, "chain-MiB")
+		b.ReportMetric(float64(chain.peakRSS)/mebi, "chain-peak-RSS-MiB")
+	}
+}
+
+// grownDisk copies the test image's disk and grows it, its root
+// partition and its filesystem to size, as a build with a larger disk
+// and cloud-init's growpart leave it; the files stay the same.
+func grownDisk(b *testing.B, raw string, size string) string {
+	b.Helper()
+	grown := filepath.Join(b.TempDir(), "grown.raw")
+	run(b, "cp", "--sparse=always", raw, grown)
+	run(b, "truncate", "-s", size, grown)
+	run(b, "sgdisk", "-e", grown)
+	info := run(b, "sgdisk", "-i", "1", grown)
+	first := regexp.MustCompile(`First sector: (\d+)`).FindStringSubmatch(info)
+	guid := regexp.MustCompile(`Partition unique GUID: (\S+)`).FindStringSubmatch(info)
+	if first == nil || guid == nil {
+		b.Fatalf("sgdisk -i 1 %s: %s", grown, info)
+	}
+	run(b, "sgdisk", "-d", "1", "-n", "1:"+first[1]+":0", "-t", "1:8304", "-c", "1:cloudimg-rootfs", "-u", "1:"+guid[1], grown)
+	last := regexp.MustCompile(`Last sector: (\d+)`).FindStringSubmatch(run(b, "sgdisk", "-i", "1", grown))
+	var start, end int64
+	fmt.Sscan(first[1], &start)
+	fmt.Sscan(last[1], &end)
+	// resize2fs sees the whole file past the offset: give it the
+	// partition's size. It also cuts the file after the filesystem, so
+	// the disk's size and backup GPT are put back.
+	run(b, "resize2fs", fmt.Sprintf("%s?offset=%d", grown, start*512), fmt.Sprintf("%dK", (end-start+1)/2))
+	run(b, "truncate", "-s", size, grown)
+	run(b, "sgdisk", "-e", grown)
+	run(b, "sgdisk", "-v", grown)
+	return toQcow2(b, grown)
+}
+
+func fastest(a, b measured) measured {
+	if b.wall < a.wall {
+		return b
+	}
+	return a
+}
+
+// BenchmarkExport64GiBDisk exports the same files from the test image's
+// 2 GiB disk and from that disk grown to 64 GiB. Target: time ratio <= 1.2.
+func BenchmarkExport64GiBDisk(b *testing.B) {
+	raw := filepath.Join(b.TempDir(), "disk.raw")
+	run(b, "qemu-img", "convert", "-O", "raw", testimage.Path(b), raw)
+	small := toQcow2(b, raw)
+	big := grownDisk(b, raw, "64G")
+	for range b.N {
+		// Interleaved, best of two each: page cache and other load
+		// affect both alike.
+		smallRun := fastest(exportInChild(b, small, rootfs.DefaultCompressionLevel), exportInChild(b, small, rootfs.DefaultCompressionLevel))
+		bigRun := fastest(exportInChild(b, big, rootfs.DefaultCompressionLevel), exportInChild(b, big, rootfs.DefaultCompressionLevel))
+		b.ReportMetric(bigRun.wall.Seconds()/smallRun.wall.Seconds(), "time-ratio")
+		b.ReportMetric(smallRun.wall.Seconds(), "2GiB-s")
+		b.ReportMetric(bigRun.wall.Seconds(), "64GiB-s")
+		b.ReportMetric(float64(bigRun.peakRSS)/mebi, "64GiB-peak-RSS-MiB")
+		b.ReportMetric(float64(bigRun.size)/float64(smallRun.size), "size-ratio")
+	}
+}
