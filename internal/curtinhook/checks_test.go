@@ -59,9 +59,7 @@ func (r fakeRoot) dpkgStatus(packages map[string]string) {
 			"\nMaintainer: nobody\nDescription: x\nVersion: 1\nArchitecture: amd64\n\n")
 	}
 	r.write("var/lib/dpkg/status", b.String(), 0o644)
-	path, err := exec.LookPath("dpkg-query")
-	require.NoError(r.t, err, "dpkg-query is needed (Debian package dpkg)")
-	r.hostProgram(path)
+	r.hostProgram(mustLookPath(r.t, "dpkg-query"))
 }
 
 // run runs the check script on the root with each shell a guest may have
@@ -249,6 +247,41 @@ func TestChecksKernelInstalled(t *testing.T) {
 	bare := newFakeRoot(t, debianOSRelease)
 	got = bare.run(Params{CustomKernel: "kernel", InstallKernel: true})[CheckKernelInstalled]
 	assert.Equal(t, Result{CheckKernelInstalled, StatusFail, "the image has neither dpkg nor rpm"}, got)
+}
+
+// TestChecksKernelInstalledWithRPM registers a package in a fake
+// RHEL-family image's rpm database, as dnf would, and checks through rpm.
+func TestChecksKernelInstalledWithRPM(t *testing.T) {
+	for _, tool := range []string{"rpm", "rpmbuild"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is needed (Debian package rpm)", tool)
+	}
+	work := t.TempDir()
+	spec := filepath.Join(work, "kernel-rt.spec")
+	writeFile(t, spec, "Name: kernel-rt\nVersion: 5.14.0\nRelease: 1\nSummary: stand-in\nLicense: none\n"+
+		"BuildArch: noarch\n%description\nstand-in\n%files\n", 0o644)
+	out, err := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+filepath.Join(work, "top"), spec).CombinedOutput()
+	require.NoError(t, err, "rpmbuild: %s", out)
+
+	root := newFakeRoot(t, rockyOSRelease)
+	root.hostProgram(mustLookPath(t, "rpm"))
+	out, err = exec.Command("rpm", "--root", root.dir, "--initdb").CombinedOutput()
+	require.NoError(t, err, "rpm --initdb: %s", out)
+	out, err = exec.Command("rpm", "--root", root.dir, "-i", "--justdb", "--nodeps", "--noscripts",
+		filepath.Join(work, "top/RPMS/noarch/kernel-rt-5.14.0-1.noarch.rpm")).CombinedOutput()
+	require.NoError(t, err, "rpm -i: %s", out)
+
+	got := root.run(Params{CustomKernel: "kernel-rt", InstallKernel: true})[CheckKernelInstalled]
+	assert.Equal(t, Result{CheckKernelInstalled, StatusOK, "rpm"}, got)
+	got = root.run(Params{CustomKernel: "kernel-uek", InstallKernel: true})[CheckKernelInstalled]
+	assert.Equal(t, Result{CheckKernelInstalled, StatusFail, "rpm has no kernel-uek installed"}, got)
+}
+
+func mustLookPath(t *testing.T, program string) string {
+	t.Helper()
+	path, err := exec.LookPath(program)
+	require.NoError(t, err)
+	return path
 }
 
 func TestChecksWarnWhenTheImagesKernelWillBeReplaced(t *testing.T) {

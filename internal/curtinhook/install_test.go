@@ -164,3 +164,14 @@ func TestScriptsPassShellcheck(t *testing.T) {
 		assert.NoError(t, err, "%s script:\n%s", name, out)
 	}
 }
+
+func FuzzParseProbe(f *testing.F) {
+	f.Add("uid=1000\nid=ubuntu\nid_like=debian\n")
+	f.Add("uid=0\nid=rocky\nid_like=rhel centos fedora\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		g, err := ParseProbe(out)
+		if err == nil && g.UID < 0 {
+			t.Fatalf("accepted uid %d", g.UID)
+		}
+	})
+}

@@ -254,3 +254,26 @@ func TestPrepareDefaults(t *testing.T) {
 	require.NoError(t, p.Prepare(map[string]interface{}{}))
 	assert.Equal(t, curtinhook.HookAuto, p.config.Hook)
 }
+
+func TestExitErrorExplainsSudo(t *testing.T) {
+	g := &guestShell{sudo: true}
+	err := g.exitError("sudo -n sh '/tmp/x/install.sh'", 1, "sudo: a password is required\n")
+	assert.Contains(t, err.Error(), "the SSH user is not root and needs sudo without a password")
+
+	g.sudo = false
+	err = g.exitError("sh '/tmp/x/install.sh'", 2, strings.Repeat("line\n", 30)+"install: cannot stat\n")
+	assert.Contains(t, err.Error(), "sh '/tmp/x/install.sh' failed (exit 2):")
+	assert.Contains(t, err.Error(), "install: cannot stat")
+	assert.Equal(t, 19, strings.Count(err.Error(), "line\n"), "only the last 20 lines of output: 19 of 30 lines, then the error")
+}
+
+func TestBoundedBufferKeepsTheStart(t *testing.T) {
+	var b boundedBuffer
+	n, err := b.Write(bytes.Repeat([]byte("a"), maxOutput-1))
+	require.NoError(t, err)
+	assert.Equal(t, maxOutput-1, n)
+	n, err = b.Write([]byte("bcd"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "a writer that drops must still report the whole write")
+	assert.True(t, strings.HasSuffix(b.String(), "ab\n[2 more bytes of output dropped]"))
+}
