@@ -105,6 +105,10 @@ func (p *Provisioner) files(ui packersdk.Ui, guest curtinhook.Guest) ([]curtinFi
 		ui.Sayf("Installing the built-in ubuntu hook as %s", curtinhook.HookPath)
 	default:
 		ui.Sayf("No curtin hook to install (hook = %q, custom_kernel %q, image ID=%s)", p.config.Hook, p.config.CustomKernel, guest.OSID)
+		if p.config.CustomKernel != "" {
+			ui.Sayf("WARNING: custom_kernel: no hook will read %s/%s in this image; set hook = %q to have curtin install %s",
+				curtinhook.Dir, curtinhook.CustomKernelName, curtinhook.HookUbuntu, p.config.CustomKernel)
+		}
 	}
 	if p.config.CustomKernel != "" {
 		files = append(files, curtinFile{

@@ -189,6 +189,15 @@ func TestProvisionAutoWithoutKernelInstallsNothing(t *testing.T) {
 	assert.Contains(t, res.output, `No curtin hook to install (hook = "auto", custom_kernel "", image ID=debian)`)
 }
 
+func TestProvisionWarnsWhenNoHookReadsTheCustomKernel(t *testing.T) {
+	root := newImage(t)
+	res := provision(t, root, map[string]interface{}{"hook": "none", "custom_kernel": "linux-image-rt-amd64"})
+	require.NoError(t, res.err, res.output)
+	assertFile(t, filepath.Join(root, "curtin/CUSTOM_KERNEL"), 0o644, []byte("linux-image-rt-amd64\n"))
+	assert.NoFileExists(t, filepath.Join(root, "curtin/curtin-hooks"))
+	assert.Contains(t, res.output, `WARNING: custom_kernel: no hook will read /curtin/CUSTOM_KERNEL in this image; set hook = "ubuntu"`)
+}
+
 func TestProvisionFailsOnAnImageWithoutCloudInit(t *testing.T) {
 	root := newImage(t)
 	require.NoError(t, os.Remove(filepath.Join(root, "usr/bin/cloud-init")))
