@@ -37,6 +37,8 @@ type Config struct {
 	// What to write: `tgz` (default), the root filesystem as the tarball
 	// curtin extracts, or `ddgz`, the whole disk gzipped, for layouts a
 	// tarball cannot carry (LVM, xfs or btrfs roots, custom partitioning).
+	// `root_partition`, `skip_generalize`, `exclude`, `include` and
+	// `clamp_mtime` shape a tarball, so they are errors with `ddgz`.
 	Filetype string `mapstructure:"filetype"`
 	// The gzip level, 1 (fastest) to 9 (smallest). Defaults to 6: within a
 	// few percent of 9 in size at a fraction of the time.
