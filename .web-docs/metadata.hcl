@@ -13,4 +13,9 @@ integration {
     name = "MAAS Upload"
     slug = "upload"
   }
+  component {
+    type = "provisioner"
+    name = "MAAS Curtin Hook"
+    slug = "curtin-hook"
+  }
 }

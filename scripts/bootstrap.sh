@@ -19,10 +19,11 @@ golangci_lint_version="v2.6.2"
 # only qemu-system-x86 (or -arm), qemu-utils and ovmf at run time.
 apt_packages=(
 	qemu-system-x86 qemu-utils ovmf
-	mmdebstrap e2fsprogs dosfstools mtools gdisk fdisk xfsprogs
+	mmdebstrap e2fsprogs dosfstools mtools gdisk fdisk xfsprogs btrfs-progs
 	systemd-boot-efi binutils
 	tar gzip pigz attr acl libcap2-bin
 	util-linux openssh-client
+	python3 dash shellcheck rpm xorriso genisoimage
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
