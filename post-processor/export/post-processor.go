@@ -45,8 +45,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if output == "" {
 		output = defaultOutput(input, c.PackerBuildName, c.Filetype)
 	}
+	if filepath.Clean(output) == filepath.Clean(input) {
+		return nil, false, false, fmt.Errorf("maas-export: output %s is the disk image being exported: set output to another file", output)
+	}
 	if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
-		return nil, false, false, fmt.Errorf("output directory: %w", err)
+		return nil, false, false, fmt.Errorf("maas-export: creating the output directory: %w", err)
 	}
 
 	ui.Say(fmt.Sprintf("Exporting %s to %s (%s, gzip level %d)", input, output, c.Filetype, c.CompressionLevel))
@@ -73,6 +76,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		return nil, false, false, fmt.Errorf("maas-export: %w", err)
 	}
 	art := newArtifact(c, res, in.State("generated_data"))
+	if c.Architecture != "" && res.Architecture != "" && c.Architecture != res.Architecture {
+		ui.Error(fmt.Sprintf("Warning: architecture is set to %s, but the image's programs are %s; MAAS will deploy it as %s",
+			c.Architecture, res.Architecture, c.Architecture))
+	}
 	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256))
 	if res.OS != "" {
 		ui.Say(fmt.Sprintf("Image: %s, %s, base image hint %q", res.OS, art.Architecture, res.BaseImage))

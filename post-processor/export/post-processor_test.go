@@ -1,6 +1,8 @@
 package export
 
 import (
+	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -8,6 +10,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 )
 
 // qcow2File makes a real, empty qcow2 image.
@@ -53,4 +57,50 @@ func TestInputImageChoice(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// ext4Disk makes a whole-disk ext4 image holding a minimal root: an
+// os-release and a real amd64 ELF program.
+func ext4Disk(t *testing.T) string {
+	t.Helper()
+	tree := filepath.Join(t.TempDir(), "root")
+	require.NoError(t, os.MkdirAll(filepath.Join(tree, "etc"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(tree, "usr/bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(tree, "etc/os-release"), []byte("ID=ubuntu\nVERSION_CODENAME=noble\n"), 0o644))
+	env, err := os.ReadFile("/usr/bin/env")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(tree, "usr/bin/env"), env, 0o755))
+	disk := filepath.Join(t.TempDir(), "disk.raw")
+	out, err := exec.Command("mkfs.ext4", "-q", "-L", "root", "-d", tree, disk, "8M").CombinedOutput()
+	require.NoError(t, err, "mkfs.ext4 (Debian package e2fsprogs): %s", out)
+	return disk
+}
+
+func TestPostProcessWritesTheArtifact(t *testing.T) {
+	disk := ext4Disk(t)
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"packer_build_name": "web", "architecture": "arm64/generic"}))
+	ui := &packersdk.MockUi{}
+	art, keep, force, err := p.PostProcess(context.Background(), ui, &packersdk.MockArtifact{FilesValue: []string{disk}})
+	require.NoError(t, err)
+	assert.False(t, keep, "the disk image is the input artifact Packer removes unless keep_input_artifact is set")
+	assert.False(t, force)
+	want := filepath.Join(filepath.Dir(disk), "web.tar.gz")
+	assert.Equal(t, []string{want}, art.Files())
+	assert.FileExists(t, want)
+	assert.Equal(t, "ubuntu/noble", art.State(maas.StateBaseImage))
+	assert.Equal(t, "arm64/generic", art.State(maas.StateArchitecture), "the setting wins")
+	assert.Contains(t, ui.ErrorMessage, "the image's programs are amd64/generic", "a mismatch is pointed out")
+}
+
+func TestPostProcessRefusesToOverwriteItsInput(t *testing.T) {
+	disk := ext4Disk(t)
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"output": disk}))
+	_, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is the disk image being exported")
+	info, err := os.Stat(disk)
+	require.NoError(t, err)
+	assert.Equal(t, int64(8<<20), info.Size(), "the disk image is untouched")
 }
