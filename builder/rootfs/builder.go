@@ -1,0 +1,106 @@
+// Package rootfs is the maas-rootfs builder: it boots a cloud image in a
+// throw-away QEMU VM, lets Packer's provisioners change it over SSH,
+// generalizes it, shuts it down and exports it as a MAAS image file, as
+// packer-maas's ubuntu-cloudimg template does with the qemu builder and
+// root-only scripts, but without root and with safe defaults.
+//
+// This package is Packer glue only: the VM, the seed and the export live
+// in internal/qemu, internal/cloudinit and internal/export.
+package rootfs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/packer-plugin-sdk/communicator"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// BuilderID identifies artifacts made by maas-rootfs.
+const BuilderID = "c34478be.maas.rootfs"
+
+// State bag keys the steps share.
+const (
+	stateImagePath = "image_path" // the downloaded (cached) cloud image
+	stateWorkDir   = "work_dir"   // overlay, seed and UEFI vars of this build
+	stateOverlay   = "overlay"    // the VM's disk
+	stateSeed      = "seed"       // the NoCloud seed image
+	stateVM        = "vm"         // *qemu.VM
+	stateAccel     = "accel"      // qemu.Accel in use
+	stateSSHPort   = "ssh_port"   // host port forwarded to the guest's 22
+	statePhases    = "phases"     // *phases, the timing summary
+	stateResult    = "result"     // *result, what the export wrote
+	stateShutdown  = "shutdown_requested"
+)
+
+// Builder is maas-rootfs.
+type Builder struct {
+	config Config
+}
+
+// ConfigSpec returns the HCL2 schema of the settings.
+func (b *Builder) ConfigSpec() hcldec.ObjectSpec { return b.config.FlatMapstructure().HCL2Spec() }
+
+// Prepare decodes and validates the settings; it returns the names of
+// the generated data the artifact carries.
+func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
+	warnings, err := b.config.Prepare(raws...)
+	if err != nil {
+		return nil, warnings, err
+	}
+	return generatedDataNames, warnings, nil
+}
+
+// Run builds the image.
+func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
+	c := &b.config
+	state := new(multistep.BasicStateBag)
+	state.Put("config", c)
+	state.Put("hook", hook)
+	state.Put("ui", ui)
+	timing := &phases{}
+	state.Put(statePhases, timing)
+
+	steps := []multistep.Step{
+		timing.step("download", &commonsteps.StepDownload{
+			Checksum:    c.ImageChecksum,
+			Description: "cloud image",
+			ResultKey:   stateImagePath,
+			Url:         c.ImageURLs,
+		}),
+		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDirectory},
+		&stepCreateOverlay{},
+		&stepCreateSeed{},
+		&stepRunQEMU{},
+		timing.step("boot to SSH", &stepWaitSSH{}),
+		&communicator.StepConnect{
+			Config:    &c.Comm,
+			Host:      func(multistep.StateBag) (string, error) { return sshHost, nil },
+			SSHConfig: c.Comm.SSHConfigFunc(),
+			SSHPort:   func(s multistep.StateBag) (int, error) { return s.Get(stateSSHPort).(int), nil },
+		},
+		timing.step("cloud-init", &stepWaitCloudInit{}),
+		timing.step("provisioning", &commonsteps.StepProvision{}),
+		timing.step("generalize", &stepGeneralize{}),
+		timing.step("shutdown", &stepShutdown{}),
+		timing.step("export", &stepExport{}),
+	}
+	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
+	runner.Run(ctx, state)
+
+	if err, ok := state.GetOk("error"); ok {
+		return nil, err.(error)
+	}
+	if _, cancelled := state.GetOk(multistep.StateCancelled); cancelled {
+		return nil, errors.New("build was cancelled")
+	}
+	if _, halted := state.GetOk(multistep.StateHalted); halted {
+		return nil, errors.New("build was halted")
+	}
+	ui.Say(timing.summary())
+	res := state.Get(stateResult).(*result)
+	return newArtifact(res, state.Get("SourceImageURL")), nil
+}

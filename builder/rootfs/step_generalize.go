@@ -1,0 +1,145 @@
+package rootfs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
+)
+
+// generalizedMarker is the line the script prints once the image is
+// generalized, just before it asks the guest to power off: the SSH session
+// may end without an exit status after that, which is then no failure.
+const generalizedMarker = "packer-maas: generalized"
+
+// stepGeneralize makes the image fit to deploy on many machines: it runs
+// as root in the guest, removes what belongs to this build (its user, key,
+// sudoers entry, proxies, network config, cloud-init state, host keys,
+// machine-id) and ends by powering the guest off, since after the build
+// user is gone nothing can log in to do so.
+type stepGeneralize struct{}
+
+func (s *stepGeneralize) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	c := state.Get("config").(*Config)
+	ui := state.Get("ui").(packersdk.Ui)
+	comm := state.Get("communicator").(packersdk.Communicator)
+	script, err := c.generalizeScript()
+	if err != nil {
+		return halt(state, err)
+	}
+	ui.Say("Generalizing the image and powering the guest off...")
+	code, out, err := runRemote(ctx, comm, ui, "sudo -n sh -s", script)
+	generalized := strings.Contains(out, generalizedMarker)
+	switch {
+	case generalized:
+		state.Put(stateShutdown, true)
+	case err != nil:
+		return halt(state, fmt.Errorf("generalizing the image: %w", err))
+	default:
+		return halt(state, fmt.Errorf("generalizing the image failed (exit %d): %s", code, lastLine(out)))
+	}
+	return multistep.ActionContinue
+}
+
+// Cleanup has nothing to do.
+func (s *stepGeneralize) Cleanup(multistep.StateBag) {}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// generalizeScript is the root shell script for this build's settings.
+func (c *Config) generalizeScript() ([]byte, error) {
+	var b strings.Builder
+	err := generalizeTemplate.Execute(&b, map[string]any{
+		"User":           c.Comm.SSHUsername,
+		"ProxyLines":     c.proxyEnvironment(),
+		"AptProxyFile":   aptProxyFile,
+		"EnvironFile":    environFile,
+		"CloudInitLogs":  !c.Skips(exportcfg.RuleCloudInitLogs),
+		"CloudInitState": !c.Skips(exportcfg.RuleCloudInitState),
+		"HostKeys":       !c.Skips(exportcfg.RuleSSHHostKeys),
+		"MachineID":      !c.Skips(exportcfg.RuleMachineID),
+		"NetworkConfig":  !c.Skips(ruleNetworkConfig),
+		"AptClean":       !c.Skips(ruleAptClean),
+		"RemoveKernel":   c.RemoveKernel,
+		"Marker":         generalizedMarker,
+	})
+	return []byte(b.String()), err
+}
+
+// The user name is validated (letters, digits, _ and -) and the proxy lines
+// go through a quoted here-document, so nothing here needs shell quoting.
+var generalizeTemplate = template.Must(template.New("generalize").Parse(`set -eu
+say() { echo "packer-maas: $*"; }
+{{- if .RemoveKernel}}
+say "removing the image's kernel packages"
+command -v dpkg-query >/dev/null || { echo "remove_kernel needs a dpkg-based image" >&2; exit 1; }
+kernels=$(dpkg-query -W -f '${Package} ${db:Status-Status}\n' 'linux-image-*' 'linux-modules-*' 'linux-headers-*' 'linux-virtual' 'linux-generic*' 'linux-kvm' 'linux-cloud-tools-*' 'linux-tools-*' 2>/dev/null | awk '$2 == "installed" {print $1}')
+if [ -n "$kernels" ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get -y -q purge $kernels
+fi
+{{- end}}
+{{- if .CloudInitState}}
+say "cloud-init clean{{if .CloudInitLogs}} --logs{{end}}"
+cloud-init clean{{if .CloudInitLogs}} --logs{{end}}
+rm -rf /var/lib/cloud/instance /var/lib/cloud/instances
+{{- else if .CloudInitLogs}}
+rm -f /var/log/cloud-init.log /var/log/cloud-init-output.log
+{{- end}}
+say "removing the build user {{.User}}"
+home=$(getent passwd {{.User}} | cut -d: -f6)
+userdel -f {{.User}}
+case "$home" in /home/?*) rm -rf "$home" ;; esac
+rm -f /var/mail/{{.User}} /var/spool/mail/{{.User}}
+for f in /etc/sudoers.d/*; do
+	[ -f "$f" ] || continue
+	if grep -q '^{{.User}}[[:space:]]' "$f"; then
+		sed -i -e '/^{{.User}}[[:space:]]/d' -e '/^# User rules for {{.User}}$/d' "$f"
+		grep -q '^[^#[:space:]]' "$f" || rm -f "$f"
+	fi
+done
+{{- if .ProxyLines}}
+say "removing the build's proxy settings"
+rm -f {{.AptProxyFile}}
+if [ -f {{.EnvironFile}} ]; then
+	grep -vxF -f - {{.EnvironFile}} > {{.EnvironFile}}.packer-maas <<'PROXY_LINES' || true
+{{- range .ProxyLines}}
+{{.}}
+{{- end}}
+PROXY_LINES
+	cat {{.EnvironFile}}.packer-maas > {{.EnvironFile}}
+	rm -f {{.EnvironFile}}.packer-maas
+fi
+{{- end}}
+{{- if .NetworkConfig}}
+say "removing the build VM's network configuration"
+rm -f /etc/netplan/50-cloud-init.yaml /etc/network/interfaces.d/50-cloud-init /etc/network/interfaces.d/50-cloud-init.cfg
+{{- end}}
+{{- if .AptClean}}
+if command -v apt-get >/dev/null; then
+	say "apt-get clean"
+	apt-get clean
+fi
+{{- end}}
+{{- if .HostKeys}}
+say "removing SSH host keys"
+rm -f /etc/ssh/ssh_host_*
+{{- end}}
+{{- if .MachineID}}
+say "emptying machine-id"
+: > /etc/machine-id
+[ -L /var/lib/dbus/machine-id ] || rm -f /var/lib/dbus/machine-id
+{{- end}}
+sync
+say "generalized"
+shutdown -P now
+`))

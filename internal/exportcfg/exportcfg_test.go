@@ -1,0 +1,67 @@
+package exportcfg
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOptions(t *testing.T) {
+	hook := filepath.Join(t.TempDir(), "hook")
+	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\n"), 0o644))
+	tb := Tarball{
+		SkipGeneralize: []string{RuleSSHHostKeys, RuleCloudInitLogs},
+		Exclude:        []string{"/var/cache/apt/*.bin"},
+		Include:        []IncludeFile{{Source: hook, Destination: "/curtin/curtin-hooks", Mode: "0750", UID: 1}},
+		ClampMtime:     "2026-01-01T00:00:00Z",
+	}
+	require.Empty(t, tb.Validate(TarRules))
+	opts := tb.Options()
+	assert.True(t, opts.Generalize.EmptyMachineID)
+	assert.True(t, opts.Generalize.RemoveCloudInitState)
+	assert.False(t, opts.Generalize.RemoveCloudInitLogs)
+	assert.False(t, opts.Generalize.RemoveSSHHostKeys)
+	assert.Equal(t, []string{"/var/cache/apt/*.bin"}, opts.Exclude)
+	require.Len(t, opts.Include, 1)
+	assert.Equal(t, uint32(0o750), opts.Include[0].Mode)
+	assert.Equal(t, uint32(1), opts.Include[0].UID)
+	require.NotNil(t, opts.ClampMtime)
+	assert.True(t, opts.ClampMtime.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	assert.Equal(t, []string{"skip_generalize", "exclude", "include", "clamp_mtime"}, tb.InUse())
+}
+
+func TestValidateNamesEachMistake(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "f")
+	require.NoError(t, os.WriteFile(src, nil, 0o644))
+	tb := Tarball{
+		SkipGeneralize: []string{"custom"},
+		Exclude:        []string{"relative", "/a//b", "/[x"},
+		Include: []IncludeFile{
+			{Source: src, Destination: "/a"},
+			{Source: src, Destination: "/a/b"},
+			{Source: dir, Destination: "/c"},
+			{Source: src, Destination: "/d", Mode: "999"},
+			{Source: src, Destination: "/a"},
+		},
+		ClampMtime: "2026",
+	}
+	var msgs []string
+	for _, err := range tb.Validate(TarRules) {
+		msgs = append(msgs, err.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`skip_generalize: unknown rule "custom"`, `exclude "relative" must be an absolute`, `exclude "/a//b" has an empty path segment`,
+		`exclude "/[x"`, "destination /a/b lies below include 1's file /a", "is not a regular file", `mode "999" is not octal`,
+		"destination /a is already that of include 1", `clamp_mtime "2026"`,
+	} {
+		assert.Contains(t, all, want)
+	}
+	assert.Empty(t, (&Tarball{SkipGeneralize: []string{"custom"}}).Validate(append(TarRules, "custom")), "callers may add rules of their own")
+}
