@@ -216,8 +216,8 @@ func overlap(a0, a1, b0, b1 int64) int64 {
 }
 
 // exportDisk compresses the whole disk image. Holes are written as zeros
-// without being read, so a mostly empty 64 GiB disk costs little more than
-// its data.
+// without being read; their zeros still go through deflate, which costs
+// about 3 s per GiB at level 6 on two cores (1 s at level 1).
 func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
 	allocated, err := img.Allocated()
 	if err != nil {
