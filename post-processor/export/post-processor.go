@@ -17,6 +17,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/packerui"
 )
 
@@ -129,6 +130,10 @@ func newArtifact(c *Config, res export.Result, incoming interface{}) *Artifact {
 func inputImage(imagePath string, in packersdk.Artifact) (string, error) {
 	if imagePath != "" {
 		return imagePath, nil
+	}
+	if made, ok := in.State(maas.StatePath).(string); ok && made != "" {
+		return "", fmt.Errorf("maas-export: the incoming artifact (%s) is already a MAAS image file, %s; maas-export needs a disk image: remove it from the chain or set image_path",
+			in.BuilderId(), made)
 	}
 	files := in.Files()
 	if name, ok := in.State("diskName").(string); ok && name != "" {

@@ -44,6 +44,9 @@ func TestInputImageChoice(t *testing.T) {
 		{"the only file", "", &packersdk.MockArtifact{FilesValue: []string{vars}}, vars, ""},
 		{"no files", "", &packersdk.MockArtifact{FilesValue: []string{}}, "", "has no files; set image_path"},
 		{"two disks", "", &packersdk.MockArtifact{FilesValue: []string{disk, other}}, "", "several files"},
+		{"already a MAAS image", "", &packersdk.MockArtifact{
+			FilesValue: []string{"/b/root.tar.gz"}, StateValues: map[string]interface{}{maas.StatePath: "/b/root.tar.gz"},
+		}, "", "already a MAAS image file, /b/root.tar.gz"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
