@@ -224,7 +224,8 @@ func generalized(tree map[string]entry) map[string]entry {
 		switch {
 		case p == "etc/machine-id":
 			e.Size, e.Hash, e.Data = 0, hex.EncodeToString(empty[:]), ""
-		case strings.HasPrefix(p, "etc/ssh/ssh_host_"),
+		case p == "var/lib/dbus/machine-id" && e.Mode&unix.S_IFMT == unix.S_IFREG,
+			strings.HasPrefix(p, "etc/ssh/ssh_host_"),
 			p == "var/lib/cloud/instance", strings.HasPrefix(p, "var/lib/cloud/instances/"),
 			regexp.MustCompile(`^var/log/cloud-init.*\.log$`).MatchString(p):
 			continue
