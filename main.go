@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
+	"github.com/c34478be/packer-plugin-maas/builder/rootfs"
 	"github.com/c34478be/packer-plugin-maas/post-processor/export"
 	"github.com/c34478be/packer-plugin-maas/post-processor/upload"
 	"github.com/c34478be/packer-plugin-maas/provisioner/curtinhook"
@@ -16,6 +17,7 @@ import (
 
 func main() {
 	pps := plugin.NewSet()
+	pps.RegisterBuilder("rootfs", new(rootfs.Builder))
 	pps.RegisterPostProcessor("export", new(export.PostProcessor))
 	pps.RegisterPostProcessor("upload", new(upload.PostProcessor))
 	pps.RegisterProvisioner("curtin-hook", new(curtinhook.Provisioner))

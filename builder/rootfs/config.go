@@ -219,12 +219,6 @@ func (c *Config) setDefaults() {
 	if c.Comm.SSHUsername == "" {
 		c.Comm.SSHUsername = defaultUser
 	}
-	// The SDK counts every failed handshake; QEMU's user network accepts
-	// TCP before sshd runs, so the builder waits for a real handshake
-	// itself (step_wait_ssh) and the SDK's count only covers what follows.
-	if c.Comm.SSHHandshakeAttempts == 0 {
-		c.Comm.SSHHandshakeAttempts = 100
-	}
 }
 
 func outputExtension(format string) string {

@@ -27,7 +27,10 @@ func (s *stepCreateOverlay) Run(ctx context.Context, state multistep.StateBag) m
 	if err != nil {
 		return halt(state, fmt.Errorf("cloud image path: %w", err))
 	}
-	s.workDir, err = os.MkdirTemp(c.OutputDirectory, ".build-")
+	outputDir, err := filepath.Abs(c.OutputDirectory)
+	if err == nil {
+		s.workDir, err = os.MkdirTemp(outputDir, ".build-")
+	}
 	if err != nil {
 		return halt(state, fmt.Errorf("work directory in %s: %w", c.OutputDirectory, err))
 	}
