@@ -57,6 +57,7 @@ func runChild(job string) int {
 // measured is one run of an export, ours or the baseline's.
 type measured struct {
 	wall    time.Duration
+	cpu     time.Duration // user + system, less disturbed by other load
 	size    int64
 	peakRSS int64 // bytes, the largest process the run waited for
 }
@@ -76,7 +77,8 @@ func measure(b *testing.B, cmd *exec.Cmd, output string) measured {
 		b.Fatal(err)
 	}
 	rusage := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return measured{wall: wall, size: st.Size(), peakRSS: rusage.Maxrss * 1024}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return measured{wall: wall, cpu: cpu, size: st.Size(), peakRSS: rusage.Maxrss * 1024}
 }
 
 // exportInChild runs our export of input at level in a child process.
@@ -131,6 +133,7 @@ func BenchmarkExportTestImage(b *testing.B) {
 		ours := exportInChild(b, image, rootfs.DefaultCompressionLevel)
 		ours9 := exportInChild(b, image, 9)
 		b.ReportMetric(ours.wall.Seconds()/chain.wall.Seconds(), "wall-ratio")
+		b.ReportMetric(ours.cpu.Seconds(), "ours-L6-cpu-s")
 		b.ReportMetric(float64(ours.size)/float64(chain.size), "size-ratio-L6")
 		b.ReportMetric(float64(ours9.size)/float64(chain.size), "size-ratio-L9")
 		b.ReportMetric(float64(max(ours.peakRSS, ours9.peakRSS))/mebi, "peak-RSS-MiB")
@@ -173,13 +176,6 @@ func grownDisk(b *testing.B, raw string, size string) string {
 	return toQcow2(b, grown)
 }
 
-func fastest(a, b measured) measured {
-	if b.wall < a.wall {
-		return b
-	}
-	return a
-}
-
 // BenchmarkExport64GiBDisk exports the same files from the test image's
 // 2 GiB disk and from that disk grown to 64 GiB. Target: time ratio <= 1.2.
 func BenchmarkExport64GiBDisk(b *testing.B) {
@@ -187,12 +183,24 @@ func BenchmarkExport64GiBDisk(b *testing.B) {
 	run(b, "qemu-img", "convert", "-O", "raw", testimage.Path(b), raw)
 	small := toQcow2(b, raw)
 	big := grownDisk(b, raw, "64G")
+	// The disks were just written: flush them so that writeback does not
+	// slow whichever export runs first.
+	run(b, "sync")
 	for range b.N {
-		// Interleaved, best of two each: page cache and other load
-		// affect both alike.
-		smallRun := fastest(exportInChild(b, small, rootfs.DefaultCompressionLevel), exportInChild(b, small, rootfs.DefaultCompressionLevel))
-		bigRun := fastest(exportInChild(b, big, rootfs.DefaultCompressionLevel), exportInChild(b, big, rootfs.DefaultCompressionLevel))
+		// Interleaved, best of two each, so that other load on the
+		// machine affects both alike.
+		var smallRun, bigRun measured
+		for i := range 2 {
+			s, g := exportInChild(b, small, rootfs.DefaultCompressionLevel), exportInChild(b, big, rootfs.DefaultCompressionLevel)
+			if i == 0 || s.wall < smallRun.wall {
+				smallRun = s
+			}
+			if i == 0 || g.wall < bigRun.wall {
+				bigRun = g
+			}
+		}
 		b.ReportMetric(bigRun.wall.Seconds()/smallRun.wall.Seconds(), "time-ratio")
+		b.ReportMetric(bigRun.cpu.Seconds()/smallRun.cpu.Seconds(), "cpu-time-ratio")
 		b.ReportMetric(smallRun.wall.Seconds(), "2GiB-s")
 		b.ReportMetric(bigRun.wall.Seconds(), "64GiB-s")
 		b.ReportMetric(float64(bigRun.peakRSS)/mebi, "64GiB-peak-RSS-MiB")

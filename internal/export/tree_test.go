@@ -36,6 +36,8 @@ var debianPackages = map[string]string{
 	"setcap":    "libcap2-bin",
 	"truncate":  "coreutils",
 	"dd":        "coreutils",
+	"sync":      "coreutils",
+	"cp":        "coreutils",
 	"debugfs":   "e2fsprogs",
 	"resize2fs": "e2fsprogs",
 	"pigz":      "pigz",
