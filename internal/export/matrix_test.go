@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,7 +72,20 @@ func makeDisk(t *testing.T, tree string, kind fsKind, wrap string) (disk string,
 	}
 	args := append([]string{"-q", "-F", "-L", "root", "-E", fmt.Sprintf("offset=%d,nodiscard", offset), "-d", tree}, kind.args...)
 	run(t, "mke2fs", append(args, disk, fmt.Sprintf("%dk", fsSize/1024))...)
+	indexDirectories(t, fmt.Sprintf("%s?offset=%d", disk, offset))
 	return disk, offset
+}
+
+// indexDirectories runs e2fsck -D, which turns the large directories
+// mkfs -d writes linearly into htree directories (where dir_index is on,
+// as it is by default from ext3 on).
+func indexDirectories(t *testing.T, dev string) {
+	requireTool(t, "e2fsck")
+	out, err := exec.Command("e2fsck", "-fyD", dev).CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) { // 1: directories optimized
+		t.Fatalf("e2fsck -fyD %s: %v\n%s", dev, err, out)
+	}
 }
 
 // asFormat converts the raw disk into the image format under test.

@@ -39,6 +39,7 @@ var debianPackages = map[string]string{
 	"sync":      "coreutils",
 	"cp":        "coreutils",
 	"debugfs":   "e2fsprogs",
+	"e2fsck":    "e2fsprogs",
 	"resize2fs": "e2fsprogs",
 	"pigz":      "pigz",
 	"fuse2fs":   "fuse2fs",
