@@ -34,6 +34,8 @@ var exportTools = map[string]string{
 	"umount":   "mount",
 	"mkfs.xfs": "xfsprogs",
 	"setcap":   "libcap2-bin",
+	"truncate": "coreutils",
+	"dd":       "coreutils",
 }
 
 // sh runs a host tool; a missing tool fails the test naming its package.
