@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -104,4 +106,75 @@ func processesMentioning(t *testing.T, s string) []string {
 		}
 	}
 	return found
+}
+
+// TestRootfsInterruptDuringBoot sends Packer a SIGINT (Ctrl-C) while the
+// VM boots: the build must fail, stop QEMU and leave no overlay, seed or
+// socket behind.
+func TestRootfsInterruptDuringBoot(t *testing.T) {
+	image := testimage.Path(t)
+	env := packertest.New(t, "testdata/rootfs.pkr.hcl")
+	tmp := t.TempDir()
+	env.MustRun("init", ".")
+
+	cmd := exec.Command(packertest.Packer(t), "build", "-var", "image="+image, "-var", "checksum=none", ".")
+	cmd.Dir = env.Dir
+	cmd.Env = append(os.Environ(),
+		"PACKER_PLUGIN_PATH="+env.PluginPath,
+		"PACKER_CACHE_DIR="+filepath.Join(env.Dir, "packer_cache"),
+		"PACKER_CONFIG_DIR="+filepath.Join(env.Dir, ".packer.d"),
+		"PACKER_NO_COLOR=1", "CHECKPOINT_DISABLE=1", "TMPDIR="+tmp,
+	)
+	// Its own process group, which gets the SIGINT as a terminal's Ctrl-C
+	// would: Packer's outer (panicwrap) process ignores a SIGINT of its own.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	output := filepath.Join(env.Dir, "output")
+	// The guest writing to its console means QEMU runs and the boot is on.
+	booting := func() bool {
+		info, err := os.Stat(filepath.Join(output, "console.log"))
+		return err == nil && info.Size() > 0
+	}
+	require.True(t, pollUntil(3*time.Minute, exited, booting), "the guest never wrote to its console:\n%s", &out)
+	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
+
+	select {
+	case err := <-exited:
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "packer must exit non-zero after Ctrl-C:\n%s", &out)
+	case <-time.After(2 * time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("packer did not exit within 2 minutes of SIGINT:\n%s", &out)
+	}
+	assert.Contains(t, out.String(), "Stopping QEMU")
+	assert.Empty(t, processesMentioning(t, output), "QEMU survived the interrupt")
+	_, err := os.Stat(output)
+	assert.True(t, os.IsNotExist(err), "the output directory (overlay, seed) must be removed on cancel")
+	leftovers, err := filepath.Glob(filepath.Join(tmp, "maas-*"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers, "temporary files left in TMPDIR")
+}
+
+// pollUntil checks cond every 200ms until it holds (true), the deadline
+// passes or exited receives (false; the value is put back).
+func pollUntil(deadline time.Duration, exited chan error, cond func() bool) bool {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(deadline)
+	for !cond() {
+		select {
+		case err := <-exited:
+			exited <- err
+			return false
+		case <-timeout:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
