@@ -59,7 +59,7 @@ func TestBootTestImageToSSH(t *testing.T) {
 		Firmware: firmware, VarsCopy: vars, Disk: overlay, Seed: seed, SSHPort: port,
 		SerialLog: filepath.Join(dir, "console.log"), QMPSocket: filepath.Join(dir, "qmp.sock"),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 	started := time.Now()
 	vm, err := qemu.Start(ctx, cfg)
@@ -81,7 +81,7 @@ func TestBootTestImageToSSH(t *testing.T) {
 		// nothing to pin.
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
 	}
-	sshCtx, sshCancel := context.WithTimeout(ctx, 4*time.Minute)
+	sshCtx, sshCancel := context.WithTimeout(ctx, 7*time.Minute)
 	defer sshCancel()
 	client, err := qemu.WaitSSH(sshCtx, "127.0.0.1:"+strconv.Itoa(port), sshConfig, vm.Done())
 	require.NoError(t, err)
