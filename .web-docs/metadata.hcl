@@ -4,6 +4,11 @@ integration {
   description = "Build MAAS custom images from cloud images, without root, and upload them to MAAS."
   identifier  = "packer/c34478be/maas"
   component {
+    type = "builder"
+    name = "MAAS Root Filesystem"
+    slug = "rootfs"
+  }
+  component {
     type = "post-processor"
     name = "MAAS Export"
     slug = "export"
