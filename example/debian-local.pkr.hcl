@@ -1,6 +1,7 @@
-# The quick start (`make example`): turn the local Debian test cloud image
-# into a MAAS image file without root, and upload it when MAAS_URL and
-# MAAS_API_KEY are set. scripts/example.sh runs it.
+# The quick start (`make example`): boot the local Debian test cloud image
+# in QEMU, customize it, generalize it and export it as a MAAS image, with
+# no root and no internet; upload it when MAAS_URL and MAAS_API_KEY are set.
+# scripts/example.sh runs it.
 packer {
   required_plugins {
     maas = {
@@ -12,7 +13,12 @@ packer {
 
 variable "image" {
   type        = string
-  description = "Path of the cloud image (qcow2 or raw) to turn into a MAAS image."
+  description = "Path or URL of the cloud image (qcow2 or raw)."
+}
+
+variable "image_checksum" {
+  type        = string
+  description = "Its checksum, like sha256:abc..., or file:PATH-OR-URL."
 }
 
 variable "maas_name" {
@@ -21,23 +27,27 @@ variable "maas_name" {
   description = "Name of the image in MAAS."
 }
 
-source "file" "cloud-image" {
-  source = var.image
-  target = "output/debian-bookworm.qcow2"
+source "maas-rootfs" "debian" {
+  image_url        = var.image
+  image_checksum   = var.image_checksum
+  disk_size        = "3G"
+  output_directory = "output"
+  output_filename  = "debian-bookworm.tar.gz"
 }
 
 build {
-  sources = ["source.file.cloud-image"]
+  sources = ["source.maas-rootfs.debian"]
 
-  post-processors {
-    post-processor "maas-export" {
-      output = "output/debian-bookworm.tar.gz"
-    }
-    post-processor "maas-upload" {
-      name       = "upload" # scripts/example.sh skips it with -except=upload
-      image_name = var.maas_name
-      title      = "Debian 12 (packer-plugin-maas quick start)"
-      base_image = "ubuntu/jammy"
-    }
+  provisioner "shell" {
+    inline = [
+      "echo 'Built with packer-plugin-maas' | sudo tee /etc/motd",
+    ]
+  }
+
+  post-processor "maas-upload" {
+    name       = "upload" # scripts/example.sh skips it with -except=upload
+    image_name = var.maas_name
+    title      = "Debian 12 (packer-plugin-maas quick start)"
+    base_image = "ubuntu/jammy"
   }
 }
