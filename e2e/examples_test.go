@@ -30,9 +30,11 @@ type exampleCase struct {
 	template string
 	// files are copied from example/ next to the template (e.g. http/ks.cfg).
 	files []string
-	// vars are -var values for settings without a default. Values that
-	// would make validate reach the network (checksum files) are replaced.
-	vars []string
+	// vars are values for variables without a default, given as
+	// PKR_VAR_ environment variables (which, unlike -var, may name a
+	// variable the template does not declare). Values that would make
+	// validate reach the network (checksum files) are replaced.
+	vars map[string]string
 	// qemuPlugin is set when the template requires the qemu builder, which
 	// Packer 1.10 and newer install through required_plugins.
 	qemuPlugin bool
@@ -41,16 +43,16 @@ type exampleCase struct {
 var exampleCases = []exampleCase{
 	{
 		template: "debian-local.pkr.hcl",
-		vars:     []string{"image=disk.qcow2"},
+		vars:     map[string]string{"image": "disk.qcow2", "image_checksum": "sha256:" + strings.Repeat("0", 64)},
 	},
 	{
 		template: "upload-only.pkr.hcl",
-		vars:     []string{"image_path=image.tar.gz"},
+		vars:     map[string]string{"image_path": "image.tar.gz"},
 	},
 	{
 		template:   "qemu-builder-export.pkr.hcl",
 		files:      []string{"http/ks.cfg"},
-		vars:       []string{"iso_checksum=sha256:" + strings.Repeat("0", 64)},
+		vars:       map[string]string{"iso_checksum": "sha256:" + strings.Repeat("0", 64)},
 		qemuPlugin: true,
 	},
 }
@@ -76,11 +78,11 @@ func TestExamplesValidateAndAreFormatted(t *testing.T) {
 	for _, c := range exampleCases {
 		t.Run(c.template, func(t *testing.T) {
 			env := newExampleEnv(t, c)
-			env.ExtraEnv = []string{"MAAS_URL=http://maas.invalid:5240/MAAS", "MAAS_API_KEY=" + fakemaas.APIKey}
+			env.ExtraEnv = append(varEnv(c.vars), "MAAS_URL=http://maas.invalid:5240/MAAS", "MAAS_API_KEY="+fakemaas.APIKey)
 
 			init := env.MustRun("init", c.template)
 			assert.NotContains(t, init.Output, "Installed plugin", "init must find every plugin installed, with no download")
-			validate := env.MustRun(append([]string{"validate"}, varArgs(c.vars, c.template)...)...)
+			validate := env.MustRun("validate", c.template)
 			assert.Contains(t, validate.Output, "The configuration is valid.")
 			env.MustRun("fmt", "-check", c.template)
 		})
@@ -94,9 +96,9 @@ func TestExamplesValidateNeedsMAASSettings(t *testing.T) {
 	for _, c := range exampleCases {
 		t.Run(c.template, func(t *testing.T) {
 			env := newExampleEnv(t, c)
-			env.ExtraEnv = []string{"MAAS_URL=", "MAAS_API_KEY=" + fakemaas.APIKey}
+			env.ExtraEnv = append(varEnv(c.vars), "MAAS_URL=", "MAAS_API_KEY="+fakemaas.APIKey)
 			env.MustRun("init", c.template)
-			res := env.Run(append([]string{"validate"}, varArgs(c.vars, c.template)...)...)
+			res := env.Run("validate", c.template)
 			assert.NotEqual(t, 0, res.ExitCode)
 			assert.Contains(t, res.Output, "maas_url is required (or set MAAS_URL)")
 		})
@@ -165,12 +167,12 @@ func newExampleEnv(t *testing.T, c exampleCase) *packertest.Env {
 	return env
 }
 
-func varArgs(vars []string, template string) []string {
-	var args []string
-	for _, v := range vars {
-		args = append(args, "-var", v)
+func varEnv(vars map[string]string) []string {
+	var env []string
+	for name, value := range vars {
+		env = append(env, "PKR_VAR_"+name+"="+value)
 	}
-	return append(args, template)
+	return env
 }
 
 // qemuPluginVersion is the qemu builder stock Packer 1.9.4 bundles; the
