@@ -55,6 +55,10 @@ var exampleCases = []exampleCase{
 		vars:       map[string]string{"iso_checksum": "sha256:" + strings.Repeat("0", 64)},
 		qemuPlugin: true,
 	},
+	{
+		template: "ubuntu-cloudimg.pkr.hcl",
+		files:    []string{"scripts/ubuntu-customize.sh"},
+	},
 }
 
 // TestExamplesAreAllListed keeps exampleCases in step with example/: a new
