@@ -4,9 +4,10 @@
 #   - stock Packer 1.9.4, built from the Go module proxy, when no Packer >= 1.9
 #     is on PATH
 #   - golangci-lint at a pinned version
+#   - goreleaser at a pinned version (only when asked: `goreleaser`)
 # Tools are built once per machine into ${PACKER_MAAS_CACHE:-~/.cache/packer-plugin-maas}/tools
 # and linked from .tools/bin (git-ignored), so fresh clones reuse them.
-# Usage: scripts/bootstrap.sh [apt|packer|lint|all]...
+# Usage: scripts/bootstrap.sh [apt|packer|lint|goreleaser|all]...
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,6 +15,7 @@ tools_bin="${root_dir}/.tools/bin"
 cache_bin="${PACKER_MAAS_CACHE:-${HOME}/.cache/packer-plugin-maas}/tools"
 packer_version="v1.9.4"
 golangci_lint_version="v2.6.2"
+goreleaser_version="v2.12.0"
 
 # Debian packages the tests and the quick start use. The plugin itself needs
 # only qemu-system-x86 (or -arm), qemu-utils and ovmf at run time.
@@ -105,6 +107,23 @@ install_lint() {
 	ln -sf "$cached" "${tools_bin}/golangci-lint"
 }
 
+install_goreleaser() {
+	local cached="${cache_bin}/goreleaser-${goreleaser_version}"
+	if ! [ -x "$cached" ]; then
+		log "building goreleaser ${goreleaser_version} (10-40 minutes on 2 cores)"
+		local gobin
+		gobin="$(mktemp -d)"
+		GOBIN="$gobin" go install "github.com/goreleaser/goreleaser/v2@${goreleaser_version}" 2>&1 |
+			grep -v '^go: downloading' >&2 || true
+		[ -x "${gobin}/goreleaser" ] || { log "building goreleaser failed"; exit 1; }
+		mkdir -p "$cache_bin"
+		mv "${gobin}/goreleaser" "$cached"
+		rm -rf "$gobin"
+	fi
+	mkdir -p "$tools_bin"
+	ln -sf "$cached" "${tools_bin}/goreleaser"
+}
+
 main() {
 	local what=("$@")
 	[ "${#what[@]}" -gt 0 ] || what=(all)
@@ -113,8 +132,9 @@ main() {
 		apt) install_apt ;;
 		packer) install_packer ;;
 		lint) install_lint ;;
+		goreleaser) install_goreleaser ;;
 		all) install_apt; install_packer; install_lint ;;
-		*) log "unknown part '$w' (want apt, packer, lint or all)"; exit 2 ;;
+		*) log "unknown part '$w' (want apt, packer, lint, goreleaser or all)"; exit 2 ;;
 		esac
 	done
 }
