@@ -26,6 +26,7 @@ apt_packages=(
 	tar gzip pigz attr acl libcap2-bin
 	util-linux openssh-client
 	python3 dash shellcheck rpm xorriso genisoimage
+	nbdkit libnbd-bin fuse2fs
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }

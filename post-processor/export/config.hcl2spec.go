@@ -3,6 +3,7 @@
 package export
 
 import (
+	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -10,24 +11,24 @@ import (
 // FlatConfig is an auto-generated flat version of Config.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
-	PackerBuildName     *string           `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
-	PackerBuilderType   *string           `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
-	PackerCoreVersion   *string           `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
-	PackerDebug         *bool             `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
-	PackerForce         *bool             `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
-	PackerOnError       *string           `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
-	PackerUserVars      map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
-	PackerSensitiveVars []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
-	ImagePath           *string           `mapstructure:"image_path" cty:"image_path" hcl:"image_path"`
-	Output              *string           `mapstructure:"output" cty:"output" hcl:"output"`
-	Filetype            *string           `mapstructure:"filetype" cty:"filetype" hcl:"filetype"`
-	CompressionLevel    *int              `mapstructure:"compression_level" cty:"compression_level" hcl:"compression_level"`
-	RootPartition       *string           `mapstructure:"root_partition" cty:"root_partition" hcl:"root_partition"`
-	Architecture        *string           `mapstructure:"architecture" cty:"architecture" hcl:"architecture"`
-	SkipGeneralize      []string          `mapstructure:"skip_generalize" cty:"skip_generalize" hcl:"skip_generalize"`
-	Exclude             []string          `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
-	Include             []FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
-	ClampMtime          *string           `mapstructure:"clamp_mtime" cty:"clamp_mtime" hcl:"clamp_mtime"`
+	PackerBuildName     *string                     `mapstructure:"packer_build_name" cty:"packer_build_name" hcl:"packer_build_name"`
+	PackerBuilderType   *string                     `mapstructure:"packer_builder_type" cty:"packer_builder_type" hcl:"packer_builder_type"`
+	PackerCoreVersion   *string                     `mapstructure:"packer_core_version" cty:"packer_core_version" hcl:"packer_core_version"`
+	PackerDebug         *bool                       `mapstructure:"packer_debug" cty:"packer_debug" hcl:"packer_debug"`
+	PackerForce         *bool                       `mapstructure:"packer_force" cty:"packer_force" hcl:"packer_force"`
+	PackerOnError       *string                     `mapstructure:"packer_on_error" cty:"packer_on_error" hcl:"packer_on_error"`
+	PackerUserVars      map[string]string           `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
+	PackerSensitiveVars []string                    `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
+	ImagePath           *string                     `mapstructure:"image_path" cty:"image_path" hcl:"image_path"`
+	Output              *string                     `mapstructure:"output" cty:"output" hcl:"output"`
+	Filetype            *string                     `mapstructure:"filetype" cty:"filetype" hcl:"filetype"`
+	CompressionLevel    *int                        `mapstructure:"compression_level" cty:"compression_level" hcl:"compression_level"`
+	RootPartition       *string                     `mapstructure:"root_partition" cty:"root_partition" hcl:"root_partition"`
+	Architecture        *string                     `mapstructure:"architecture" cty:"architecture" hcl:"architecture"`
+	SkipGeneralize      []string                    `mapstructure:"skip_generalize" cty:"skip_generalize" hcl:"skip_generalize"`
+	Exclude             []string                    `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
+	Include             []exportcfg.FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
+	ClampMtime          *string                     `mapstructure:"clamp_mtime" cty:"clamp_mtime" hcl:"clamp_mtime"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -58,39 +59,8 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
 		"skip_generalize":            &hcldec.AttrSpec{Name: "skip_generalize", Type: cty.List(cty.String), Required: false},
 		"exclude":                    &hcldec.AttrSpec{Name: "exclude", Type: cty.List(cty.String), Required: false},
-		"include":                    &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*FlatIncludeFile)(nil).HCL2Spec())},
+		"include":                    &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*exportcfg.FlatIncludeFile)(nil).HCL2Spec())},
 		"clamp_mtime":                &hcldec.AttrSpec{Name: "clamp_mtime", Type: cty.String, Required: false},
-	}
-	return s
-}
-
-// FlatIncludeFile is an auto-generated flat version of IncludeFile.
-// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
-type FlatIncludeFile struct {
-	Source      *string `mapstructure:"source" required:"true" cty:"source" hcl:"source"`
-	Destination *string `mapstructure:"destination" required:"true" cty:"destination" hcl:"destination"`
-	Mode        *string `mapstructure:"mode" cty:"mode" hcl:"mode"`
-	UID         *uint32 `mapstructure:"uid" cty:"uid" hcl:"uid"`
-	GID         *uint32 `mapstructure:"gid" cty:"gid" hcl:"gid"`
-}
-
-// FlatMapstructure returns a new FlatIncludeFile.
-// FlatIncludeFile is an auto-generated flat version of IncludeFile.
-// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
-func (*IncludeFile) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
-	return new(FlatIncludeFile)
-}
-
-// HCL2Spec returns the hcl spec of a IncludeFile.
-// This spec is used by HCL to read the fields of IncludeFile.
-// The decoded values from this spec will then be applied to a FlatIncludeFile.
-func (*FlatIncludeFile) HCL2Spec() map[string]hcldec.Spec {
-	s := map[string]hcldec.Spec{
-		"source":      &hcldec.AttrSpec{Name: "source", Type: cty.String, Required: false},
-		"destination": &hcldec.AttrSpec{Name: "destination", Type: cty.String, Required: false},
-		"mode":        &hcldec.AttrSpec{Name: "mode", Type: cty.String, Required: false},
-		"uid":         &hcldec.AttrSpec{Name: "uid", Type: cty.Number, Required: false},
-		"gid":         &hcldec.AttrSpec{Name: "gid", Type: cty.Number, Required: false},
 	}
 	return s
 }
