@@ -1,0 +1,47 @@
+packer {
+  required_plugins {
+    maas = {
+      source  = "github.com/c34478be/maas"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "image" {
+  type = string
+}
+
+variable "checksum" {
+  type = string
+}
+
+# The builder writes the generalized disk as a standalone qcow2; maas-export
+# turns that disk into the MAAS tarball.
+source "maas-rootfs" "debian" {
+  image_url        = var.image
+  image_checksum   = var.checksum
+  accelerator      = "tcg"
+  disk_size        = "3G"
+  output_directory = "output"
+  output_format    = "qcow2"
+}
+
+build {
+  sources = ["source.maas-rootfs.debian"]
+
+  provisioner "shell" {
+    inline = ["echo provisioned by $(id -un) | sudo tee /etc/e2e-marker"]
+  }
+
+  # A Debian image deploys without a hook; "ubuntu" installs it anyway.
+  provisioner "maas-curtin-hook" {
+    hook        = "ubuntu"
+    skip_checks = ["kernel-kept"]
+  }
+
+  post-processor "maas-export" {
+    output              = "image.tar.gz"
+    compression_level   = 1
+    keep_input_artifact = true
+  }
+}
