@@ -216,6 +216,11 @@ func (c *Config) setDefaults() {
 	if c.Comm.Type == "" {
 		c.Comm.Type = "ssh"
 	}
+	if c.Comm.SSHTimeout == 0 {
+		// Under TCG a cloud image takes 1-3 minutes to offer SSH on a
+		// busy 2-core machine; the SDK's 5 minutes leave too little room.
+		c.Comm.SSHTimeout = 10 * time.Minute
+	}
 	if c.Comm.SSHUsername == "" {
 		c.Comm.SSHUsername = defaultUser
 	}
@@ -407,8 +412,5 @@ func (c *Config) validateComm() []error {
 	if !validUsername.MatchString(c.Comm.SSHUsername) || c.Comm.SSHUsername == "root" {
 		errs = append(errs, fmt.Errorf("ssh_username %q must be a new user's name (lowercase letters, digits, _ and -, not root): cloud-init creates it for the build and the builder removes it", c.Comm.SSHUsername))
 	}
-	for _, err := range c.Comm.Prepare(&c.ctx) {
-		errs = append(errs, err)
-	}
-	return errs
+	return append(errs, c.Comm.Prepare(&c.ctx)...)
 }

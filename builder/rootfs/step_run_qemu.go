@@ -51,7 +51,7 @@ func (s *stepRunQEMU) Run(ctx context.Context, state multistep.StateBag) multist
 		return halt(state, fmt.Errorf("starting QEMU: %w", err))
 	}
 	ui.Sayf("QEMU started (pid %d), serial console in %s, SSH forwarded from %s:%d", s.vm.PID(), cfg.SerialLog, sshHost, cfg.SSHPort)
-	ui.Message("QEMU command: " + s.vm.CommandLine())
+	ui.Say("QEMU command: " + s.vm.CommandLine())
 	state.Put(stateVM, s.vm)
 	state.Put(stateSSHPort, cfg.SSHPort)
 	return multistep.ActionContinue

@@ -45,7 +45,7 @@ func Open(dir string) (*FS, error) {
 	}
 	return &FS{
 		root:    dir,
-		rootDev: st.Dev,
+		rootDev: uint64(st.Dev), //nolint:unconvert // int32 on darwin
 		rootIno: st.Ino,
 		paths:   map[uint64]string{st.Ino: dir},
 	}, nil
@@ -76,7 +76,7 @@ func (fsys *FS) lstat(ino uint64) (string, unix.Stat_t, error) {
 	if err := unix.Lstat(p, &st); err != nil {
 		return "", st, fmt.Errorf("dirfs: lstat %s: %w", p, err)
 	}
-	if st.Dev != fsys.rootDev {
+	if uint64(st.Dev) != fsys.rootDev { //nolint:unconvert // int32 on darwin
 		return "", st, fmt.Errorf("dirfs: %s is on another filesystem than %s (a mount point)", p, fsys.root)
 	}
 	if st.Ino != ino {
@@ -97,7 +97,7 @@ func (fsys *FS) Stat(ino uint64) (fstree.Stat, error) {
 func statFromUnix(st *unix.Stat_t) fstree.Stat {
 	return fstree.Stat{
 		Ino:      st.Ino,
-		Mode:     st.Mode,
+		Mode:     uint32(st.Mode), //nolint:unconvert // uint16 on darwin
 		UID:      st.Uid,
 		GID:      st.Gid,
 		Size:     st.Size,
@@ -105,8 +105,8 @@ func statFromUnix(st *unix.Stat_t) fstree.Stat {
 		Atime:    time.Unix(st.Atim.Unix()),
 		Mtime:    time.Unix(st.Mtim.Unix()),
 		Ctime:    time.Unix(st.Ctim.Unix()),
-		DevMajor: unix.Major(st.Rdev),
-		DevMinor: unix.Minor(st.Rdev),
+		DevMajor: unix.Major(uint64(st.Rdev)), //nolint:unconvert // int32 on darwin
+		DevMinor: unix.Minor(uint64(st.Rdev)), //nolint:unconvert // int32 on darwin
 	}
 }
 
