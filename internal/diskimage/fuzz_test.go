@@ -2,7 +2,6 @@ package diskimage
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -107,7 +106,7 @@ func checkSeedReads(f *testing.F, path string, disk []byte) {
 	}
 	defer img.Close()
 	got := make([]byte, len(disk))
-	if _, err := img.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := img.ReadAt(got, 0); err != nil && err != io.EOF { //nolint:errorlint // ReaderAt sentinel
 		f.Fatal(err)
 	}
 	if !bytes.Equal(got, disk) {
@@ -139,7 +138,7 @@ func FuzzOpenQcow2(f *testing.F) {
 				continue
 			}
 			n, err := img.ReadAt(buf, off)
-			if n < 0 || n > len(buf) || (err == nil && n != len(buf)) || (errors.Is(err, io.EOF) && int64(n) != min(int64(len(buf)), img.Size()-off)) {
+			if n < 0 || n > len(buf) || (err == nil && n != len(buf)) || (err == io.EOF && int64(n) != min(int64(len(buf)), img.Size()-off)) { //nolint:errorlint // ReaderAt sentinel
 				t.Fatalf("ReadAt(%d) = %d, %v", off, n, err)
 			}
 		}

@@ -122,10 +122,12 @@ func (img *Image) ReadAt(p []byte, off int64) (int, error) {
 		return n, err
 	}
 	n, err := img.data.ReadAt(p, off)
-	if errors.Is(err, io.EOF) && n == len(p) {
+	// The io.ReaderAt contract: io.EOF itself, never wrapped. A library error
+	// that wraps io.EOF (a truncated compressed cluster) is corruption.
+	if err == io.EOF && n == len(p) { //nolint:errorlint // see above
 		err = nil
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil && err != io.EOF { //nolint:errorlint // see above
 		err = fmt.Errorf("disk image %s: read %d bytes at virtual offset %d: %w", img.path, len(p), off, err)
 	}
 	return n, err

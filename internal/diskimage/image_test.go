@@ -91,7 +91,7 @@ func TestImagesReadLikeQemu(t *testing.T) {
 
 			got := make([]byte, len(want))
 			n, err := img.ReadAt(got, 0)
-			require.True(t, err == nil || errors.Is(err, io.EOF), "read whole disk: %v", err)
+			require.True(t, err == nil || err == io.EOF, "read whole disk: %v", err) //nolint:errorlint // ReaderAt sentinel
 			require.Equal(t, len(want), n)
 			require.True(t, bytes.Equal(want, got), "virtual disk differs from qemu-img convert -O raw")
 
@@ -120,7 +120,7 @@ func checkUnalignedReads(t *testing.T, img *Image, want []byte) {
 				buf := make([]byte, 1+rng.Intn(200<<10))
 				n, err := img.ReadAt(buf, off)
 				end := min(off+int64(len(buf)), int64(len(want)))
-				if int64(n) != end-off || (err != nil && !(errors.Is(err, io.EOF) && end == int64(len(want)))) {
+				if int64(n) != end-off || (err != nil && !(err == io.EOF && end == int64(len(want)))) { //nolint:errorlint // ReaderAt sentinel
 					errs <- errors.New("short read or error at " + strings.TrimSpace(err.Error()))
 					return
 				}

@@ -11,7 +11,6 @@ package export
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -255,7 +254,9 @@ func copyDisk(ctx context.Context, w io.Writer, img *diskimage.Image, allocated 
 				return err
 			}
 			n := int(min(int64(len(buf)), r.End()-off))
-			if _, err := img.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			// Judge by the count: an error may wrap io.EOF and still mean
+			// a corrupt image (a truncated compressed cluster).
+			if got, err := img.ReadAt(buf[:n], off); got < n {
 				return fmt.Errorf("reading the disk image at byte %d: %w", off, err)
 			}
 			if _, err := w.Write(buf[:n]); err != nil {

@@ -81,7 +81,7 @@ func readSmallFile(fs pathFS, p string) ([]byte, error) {
 	}
 	n := min(f.Size(), maxSmallFile)
 	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, 0); err != nil && int64(len(buf)) != n {
+	if got, err := f.ReadAt(buf, 0); got < len(buf) {
 		return nil, err
 	}
 	return buf, nil

@@ -1,7 +1,6 @@
 package ext4
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -130,7 +129,7 @@ func (f *file) readRuns(p []byte, off int64) error {
 // the caller has bounded.
 func (f *file) readAll() ([]byte, error) {
 	buf := make([]byte, f.size)
-	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+	if n, err := f.ReadAt(buf, 0); n < len(buf) {
 		return nil, err
 	}
 	return buf, nil
