@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 )
 
 // BuilderID identifies artifacts made by maas-rootfs.
@@ -32,7 +34,7 @@ const (
 	stateAccel     = "accel"      // qemu.Accel in use
 	stateSSHPort   = "ssh_port"   // host port forwarded to the guest's 22
 	statePhases    = "phases"     // *phases, the timing summary
-	stateResult    = "result"     // *result, what the export wrote
+	stateResult    = "result"     // *maas.ImageFile, what the export wrote
 	stateShutdown  = "shutdown_requested"
 )
 
@@ -101,6 +103,6 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		return nil, errors.New("build was halted")
 	}
 	ui.Say(timing.summary())
-	res := state.Get(stateResult).(*result)
+	res := state.Get(stateResult).(*maas.ImageFile)
 	return newArtifact(res, state.Get("SourceImageURL")), nil
 }

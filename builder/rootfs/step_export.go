@@ -14,6 +14,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/export"
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/packerui"
 )
 
@@ -27,7 +28,7 @@ func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multiste
 	disk := state.Get(stateOverlay).(string)
 	output := filepath.Join(c.OutputDirectory, c.OutputFilename)
 
-	var res *result
+	var res *maas.ImageFile
 	var err error
 	if c.OutputFormat == formatQcow2 {
 		res, err = s.qcow2(ctx, ui, disk, output, c.Architecture)
@@ -42,7 +43,7 @@ func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multiste
 	return multistep.ActionContinue
 }
 
-func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, disk, output string) (*result, error) {
+func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, disk, output string) (*maas.ImageFile, error) {
 	ui.Sayf("Exporting the disk to %s (%s, gzip level %d)", output, c.OutputFormat, c.CompressionLevel)
 	var bar *packerui.Progress
 	opts := export.Options{
@@ -75,12 +76,12 @@ func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, dis
 	if res.OS != "" {
 		ui.Sayf("Image: %s, %s, base image hint %q", res.OS, arch, res.BaseImage)
 	}
-	return &result{Path: res.Path, Format: res.Filetype, SHA256: res.SHA256, Size: res.Size,
+	return &maas.ImageFile{Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
 		Architecture: arch, BaseImage: res.BaseImage}, nil
 }
 
 // qcow2 flattens the overlay and its backing image into one qcow2.
-func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk, output, arch string) (*result, error) {
+func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk, output, arch string) (*maas.ImageFile, error) {
 	ui.Sayf("Writing the disk to %s (qcow2)", output)
 	partial := output + ".partial"
 	cmd := exec.CommandContext(ctx, "qemu-img", "convert", "-O", "qcow2", disk, partial)
@@ -96,7 +97,7 @@ func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk, output, a
 		_ = os.Remove(partial)
 		return nil, err
 	}
-	return &result{Path: output, Format: formatQcow2, SHA256: sum, Size: size, Architecture: arch + "/generic"}, nil
+	return &maas.ImageFile{Path: output, Filetype: formatQcow2, SHA256: sum, Size: size, Architecture: arch + "/generic"}, nil
 }
 
 func hashFile(path string) (string, int64, error) {

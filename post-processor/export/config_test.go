@@ -162,7 +162,7 @@ func TestArtifactArchitecturePrecedence(t *testing.T) {
 
 func TestArtifactDestroyRemovesTheFile(t *testing.T) {
 	f := hostFile(t, "img.tar.gz")
-	a := &Artifact{Path: f}
+	a := &Artifact{ImageFile: maas.ImageFile{Path: f}}
 	require.NoError(t, a.Destroy())
 	assert.NoFileExists(t, f)
 	require.NoError(t, a.Destroy(), "destroying twice is fine")

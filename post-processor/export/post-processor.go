@@ -99,10 +99,10 @@ func newArtifact(c *Config, res export.Result, incoming interface{}) *Artifact {
 	if arch == "" {
 		arch = "amd64/generic"
 	}
-	a := &Artifact{
+	a := &Artifact{ImageFile: maas.ImageFile{
 		Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
 		Architecture: arch, BaseImage: res.BaseImage,
-	}
+	}}
 	a.generated = map[string]interface{}{}
 	switch data := incoming.(type) { // map[interface{}]... when it came over RPC
 	case map[interface{}]interface{}:
