@@ -6,7 +6,6 @@ package upload
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/packerui"
 )
 
 // PostProcessor uploads an image to MAAS.
@@ -44,10 +44,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	defer client.Close()
 
 	ui.Say(fmt.Sprintf("Uploading %s to MAAS at %s as %s (%s, %s)", req.Path, p.host(), req.Name, req.Architecture, req.Filetype))
-	tracker := newProgress(ui, req.Name, req.Size)
-	req.Progress = tracker.add
+	bar := packerui.NewProgress(ui, req.Name, req.Size)
+	req.Progress = bar.Add
 	result, err := client.Upload(ctx, req)
-	tracker.close()
+	bar.Close()
 	if err != nil {
 		return nil, false, false, fmt.Errorf("maas-upload: %w", err)
 	}
@@ -101,28 +101,6 @@ func deployCommand(name string) string {
 		osName, series = "custom", name
 	}
 	return fmt.Sprintf("maas $PROFILE machine deploy $SYSTEM_ID osystem=%s distro_series=%s", osName, series)
-}
-
-// progress drives Packer's progress bar from byte counts: TrackProgress
-// wants a stream, so it is handed an endless reader of zeros that is read
-// as far as MAAS has accepted bytes.
-type progress struct {
-	bar io.ReadCloser
-}
-
-func newProgress(ui packersdk.Ui, name string, size int64) *progress {
-	return &progress{bar: ui.TrackProgress(name, 0, size, io.NopCloser(zeros{}))}
-}
-
-func (p *progress) add(n int64) { _, _ = io.CopyN(io.Discard, p.bar, n) }
-
-func (p *progress) close() { _ = p.bar.Close() }
-
-type zeros struct{}
-
-func (zeros) Read(b []byte) (int, error) {
-	clear(b)
-	return len(b), nil
 }
 
 // request assembles the upload from the settings and the incoming
