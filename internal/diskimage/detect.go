@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 )
 
 const qcow2Magic = "QFI\xfb"
@@ -73,4 +74,19 @@ func hasMagicAt(r io.ReaderAt, size, offset int64, magic string) bool {
 		return false
 	}
 	return string(buf) == magic
+}
+
+// DetectFormat reads just enough of the file at path to tell its format
+// (FormatQcow2 or FormatRaw), without validating the image as Open does.
+func DetectFormat(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	return detectFormat(f, info.Size())
 }

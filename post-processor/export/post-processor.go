@@ -162,12 +162,8 @@ func inputImage(imagePath string, in packersdk.Artifact) (string, error) {
 }
 
 func isQcow2(path string) bool {
-	img, err := diskimage.Open(path)
-	if err != nil {
-		return false
-	}
-	defer img.Close()
-	return img.Format() == "qcow2"
+	format, err := diskimage.DetectFormat(path)
+	return err == nil && format == diskimage.FormatQcow2
 }
 
 func defaultOutput(input, buildName, filetype string) string {
