@@ -74,7 +74,10 @@ type Config struct {
 	// are added after the builder's own and never replace them.
 	QemuArgs []string `mapstructure:"qemu_args"`
 	// More cloud-config for the build VM (e.g. an apt mirror), merged into
-	// the seed's: lists append and the build user's settings stay.
+	// the seed's: lists append and the build user's settings stay. Setting
+	// `ssh_genkeytypes`, `ssh` or `grub_dpkg` replaces the builder's
+	// defaults for them (an ed25519 host key only, no fingerprints on the
+	// console, GRUB's debconf install device left alone).
 	UserData string `mapstructure:"user_data"`
 	// HTTP proxy for the guest, written to `/etc/environment` and apt's
 	// configuration during the build and removed before the export.

@@ -21,7 +21,14 @@ type cloudConfig struct {
 		SSHAuthorizedKeys []string `yaml:"ssh_authorized_keys"`
 		Passwd            *string  `yaml:"passwd"`
 	} `yaml:"users"`
-	SSHPwauth *bool `yaml:"ssh_pwauth"`
+	SSHPwauth      *bool    `yaml:"ssh_pwauth"`
+	SSHGenKeyTypes []string `yaml:"ssh_genkeytypes"`
+	SSH            *struct {
+		EmitKeysToConsole *bool `yaml:"emit_keys_to_console"`
+	} `yaml:"ssh"`
+	GrubDpkg *struct {
+		Enabled *bool `yaml:"enabled"`
+	} `yaml:"grub_dpkg"`
 }
 
 func newKey(t *testing.T) string {
@@ -57,8 +64,22 @@ func checkBuildUser(t *testing.T, c cloudConfig, user, key string) {
 	if len(u.SSHAuthorizedKeys) != 1 || u.SSHAuthorizedKeys[0] != key {
 		t.Errorf("authorized keys %q, want [%q]", u.SSHAuthorizedKeys, key)
 	}
-	if c.SSHPwauth == nil || *c.SSHPwauth {
-		t.Error("ssh_pwauth is not false")
+	if c.SSHPwauth != nil {
+		t.Error("ssh_pwauth is set: it would edit the image's sshd_config and restart sshd mid-build")
+	}
+}
+
+// checkBuildVMDefaults asserts the speed-ups of buildVMDefaults are all set.
+func checkBuildVMDefaults(t *testing.T, c cloudConfig) {
+	t.Helper()
+	if len(c.SSHGenKeyTypes) != 1 || c.SSHGenKeyTypes[0] != "ed25519" {
+		t.Errorf("ssh_genkeytypes = %q, want [ed25519]", c.SSHGenKeyTypes)
+	}
+	if c.SSH == nil || c.SSH.EmitKeysToConsole == nil || *c.SSH.EmitKeysToConsole {
+		t.Error("ssh.emit_keys_to_console is not false")
+	}
+	if c.GrubDpkg == nil || c.GrubDpkg.Enabled == nil || *c.GrubDpkg.Enabled {
+		t.Error("grub_dpkg.enabled is not false")
 	}
 }
 
@@ -68,7 +89,9 @@ func TestBuildUserDataAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBuildUser(t, parseCloudConfig(t, data), "packer", key)
+	c := parseCloudConfig(t, data)
+	checkBuildUser(t, c, "packer", key)
+	checkBuildVMDefaults(t, c)
 }
 
 func TestBuildUserDataWithExtraIsMultipart(t *testing.T) {
@@ -107,12 +130,31 @@ func TestBuildUserDataWithExtraIsMultipart(t *testing.T) {
 	if len(parts) != 2 {
 		t.Fatalf("%d parts, want 2", len(parts))
 	}
-	checkBuildUser(t, parseCloudConfig(t, parts[0]), "packer", key)
+	own := parseCloudConfig(t, parts[0])
+	checkBuildUser(t, own, "packer", key)
+	checkBuildVMDefaults(t, own)
 	if mergeTypes[0] != "" || mergeTypes[1] != ExtraMergeType {
 		t.Errorf("merge types %q, want none then %q", mergeTypes, ExtraMergeType)
 	}
 	if got := string(parts[1]); got != "#cloud-config\n"+extra {
 		t.Errorf("extra part = %q", got)
+	}
+}
+
+// Extra user-data that sets one of the build VM defaults must win, though
+// it merges with no_replace: so the build user's part leaves that key out.
+func TestBuildUserDataExtraReplacesBuildVMDefaults(t *testing.T) {
+	extra := "ssh_genkeytypes: [rsa, ed25519]\ngrub_dpkg:\n  enabled: true\n"
+	data, err := BuildUserData("packer", newKey(t), []byte(extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _, _ := strings.Cut(string(data), "user-data.cfg")
+	if strings.Contains(own, "ssh_genkeytypes") || strings.Contains(own, "grub_dpkg") {
+		t.Errorf("the build user's part still sets a key the extra user-data sets:\n%s", own)
+	}
+	if !strings.Contains(own, "emit_keys_to_console: false") {
+		t.Errorf("the build user's part lost a default the extra user-data does not set:\n%s", own)
 	}
 }
 
