@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
@@ -36,6 +37,9 @@ func (s *stepCreateOverlay) Run(ctx context.Context, state multistep.StateBag) m
 	}
 	state.Put(stateWorkDir, s.workDir)
 
+	if _, err := diskimage.DetectFormat(base); err != nil {
+		return halt(state, fmt.Errorf("image_url: the cloud image %s: %w", base, err))
+	}
 	overlay := filepath.Join(s.workDir, "disk.qcow2")
 	if err := qemu.CreateOverlay(ctx, base, overlay, c.diskSize); err != nil {
 		return halt(state, fmt.Errorf("creating the VM's disk on %s (check disk_size): %w", base, err))

@@ -5,41 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 )
-
-// qcow2Magic starts every qcow2 file.
-var qcow2Magic = []byte{'Q', 'F', 'I', 0xfb}
-
-// DetectFormat says whether the image at path is "qcow2" or "raw", from its
-// first bytes: QEMU must be told the backing file's format, since probing
-// a raw image the guest wrote is unsafe.
-func DetectFormat(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	head := make([]byte, len(qcow2Magic))
-	if _, err := io.ReadFull(f, head); err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	if bytes.Equal(head, qcow2Magic) {
-		return "qcow2", nil
-	}
-	return "raw", nil
-}
 
 // VirtualSize is the size of the disk the guest sees, in bytes.
 func VirtualSize(ctx context.Context, path string) (int64, error) {
-	format, err := DetectFormat(path)
+	format, err := diskimage.DetectFormat(path)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	out, err := qemuImg(ctx, "info", "--output=json", "-f", format, path)
 	if err != nil {
@@ -63,9 +41,11 @@ func CreateOverlay(ctx context.Context, base, path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	format, err := DetectFormat(base)
+	// QEMU must be told the backing file's format: probing a raw image
+	// the guest wrote is unsafe.
+	format, err := diskimage.DetectFormat(base)
 	if err != nil {
-		return fmt.Errorf("base image: %w", err)
+		return fmt.Errorf("base image %s: %w", base, err)
 	}
 	baseSize, err := VirtualSize(ctx, base)
 	if err != nil {

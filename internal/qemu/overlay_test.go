@@ -88,19 +88,25 @@ func TestCreateOverlayGrowsButNeverShrinks(t *testing.T) {
 	}
 }
 
-func TestDetectFormat(t *testing.T) {
+// A base QEMU would misread as raw (a VMDK, a still-compressed download)
+// is refused with advice, before qemu-img makes an overlay on it.
+func TestCreateOverlayRefusesForeignBase(t *testing.T) {
 	dir := t.TempDir()
-	for name, content := range map[string]string{"qcow2": "QFI\xfb\x00\x00\x00\x03", "raw": "\xeb\x63\x90", "": ""} {
-		path := filepath.Join(dir, "img-"+name)
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+	for name, content := range map[string]string{
+		"disk.vmdk":   "KDMV\x01\x00\x00\x00",
+		"disk.img.gz": "\x1f\x8b\x08\x00",
+	} {
+		base := filepath.Join(dir, name)
+		if err := os.WriteFile(base, []byte(content+strings.Repeat("\x00", 1<<20)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		want := name
-		if want == "" {
-			want = "raw"
+		overlay := filepath.Join(dir, name+".qcow2")
+		err := CreateOverlay(context.Background(), base, overlay, 0)
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not qcow2 or raw") {
+			t.Errorf("%s: error %v, want it refused as not qcow2 or raw, naming the file", name, err)
 		}
-		if got, err := DetectFormat(path); err != nil || got != want {
-			t.Errorf("%q: format %q (%v), want %q", content, got, err, want)
+		if _, statErr := os.Stat(overlay); !os.IsNotExist(statErr) {
+			t.Errorf("%s: overlay made on a refused base (%v)", name, statErr)
 		}
 	}
 }
