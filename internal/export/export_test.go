@@ -22,6 +22,35 @@ import (
 
 const mib = 1 << 20
 
+// debianPackages names the package of each host tool the tests run.
+var debianPackages = map[string]string{
+	"mkfs.ext4": "e2fsprogs",
+	"mke2fs":    "e2fsprogs",
+	"mkfs.xfs":  "xfsprogs",
+	"mkfs.vfat": "dosfstools",
+	"sgdisk":    "gdisk",
+	"sfdisk":    "fdisk",
+	"qemu-img":  "qemu-utils",
+	"tar":       "tar",
+	"truncate":  "coreutils",
+	"dd":        "coreutils",
+	"sync":      "coreutils",
+	"cp":        "coreutils",
+	"debugfs":   "e2fsprogs",
+	"e2fsck":    "e2fsprogs",
+	"resize2fs": "e2fsprogs",
+	"pigz":      "pigz",
+	"fuse2fs":   "fuse2fs",
+}
+
+// requireTool fails, naming the Debian package, when a tool is missing.
+func requireTool(t testing.TB, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is missing: apt-get install %s", name, debianPackages[name])
+	}
+}
+
 func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	requireTool(t, name)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
 // Size of the filesystems the matrix makes: room for the metadata tree.
@@ -24,7 +25,7 @@ const matrixFSMiB = 64
 // fsKind is a filesystem variant and how mke2fs makes it.
 type fsKind struct {
 	name   string
-	sparse bool // whether the tree may hold sparse files (see metadataTree)
+	sparse bool // whether the tree may hold sparse files (see testtree.MetadataTree)
 	args   []string
 }
 
@@ -175,12 +176,12 @@ func TestExportMatrix(t *testing.T) {
 	trees := map[bool]string{}
 	for _, tc := range cases {
 		if trees[tc.kind.sparse] == "" {
-			trees[tc.kind.sparse] = metadataTree(t, tc.kind.sparse)
+			trees[tc.kind.sparse] = testtree.MetadataTree(t, tc.kind.sparse)
 		}
 	}
-	want := map[bool]map[string]node{}
+	want := map[bool]testtree.Tree{}
 	for sparse, tree := range trees {
-		want[sparse] = snapshot(t, tree)
+		want[sparse] = testtree.Snapshot(t, tree)
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s in %s as %s", tc.kind.name, tc.wrap, tc.format), func(t *testing.T) {
@@ -197,11 +198,11 @@ func TestExportMatrix(t *testing.T) {
 			assert.EqualValues(t, 1, res.Stats.Hardlinks)
 			assert.EqualValues(t, 4, res.Stats.Devices+res.Stats.FIFOs)
 
-			got := snapshot(t, extractLikeCurtin(t, output))
+			got := testtree.Snapshot(t, extractLikeCurtin(t, output))
 			// Expected differences: mkfs adds lost+found; sockets are
 			// not archived (as GNU tar does); the target directory's own
 			// mtime is the extraction's.
-			requireSameTree(t, want[tc.kind.sparse], got, "lost+found", "dev/sock", ".")
+			testtree.AssertSame(t, want[tc.kind.sparse], got, "lost+found", "dev/sock", ".")
 			assert.Equal(t, want[tc.kind.sparse]["."].Mode, got["."].Mode)
 		})
 	}

@@ -6,13 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
 // writeBenchTree writes about 200 MB: 4000 files of 1 to 80 KB in 50
 // directories and three 16 MiB files, and returns the bytes written.
 func writeBenchTree(b *testing.B, root string) int64 {
 	rnd := rand.New(rand.NewPCG(5, 6))
-	pool := randomBytes(rnd, 16<<20)
+	pool := testtree.RandomBytes(rnd, 16<<20)
 	var total int64
 	write := func(path string, n int) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

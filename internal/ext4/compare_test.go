@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
 // comparer checks everything the reader returns against the source tree.
@@ -122,32 +123,6 @@ func (c *comparer) stat(path string, src *unix.Stat_t, st fstree.Stat) {
 	}
 }
 
-// sourceXattrs returns getxattr's view of path.
-func sourceXattrs(t testing.TB, path string) map[string]string {
-	out := map[string]string{}
-	n, err := unix.Llistxattr(path, nil)
-	if err != nil || n == 0 {
-		return out
-	}
-	names := make([]byte, n)
-	n, err = unix.Llistxattr(path, names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range bytes.Split(names[:n-1], []byte{0}) {
-		size, err := unix.Lgetxattr(path, string(name), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		value := make([]byte, size)
-		if _, err := unix.Lgetxattr(path, string(name), value); err != nil {
-			t.Fatal(err)
-		}
-		out[string(name)] = string(value)
-	}
-	return out
-}
-
 func (c *comparer) xattrs(path string, ino uint64) {
 	xs, err := c.fs.Xattrs(ino)
 	if err != nil {
@@ -157,7 +132,7 @@ func (c *comparer) xattrs(path string, ino uint64) {
 	for _, x := range xs {
 		got[x.Name] = string(x.Value)
 	}
-	want := sourceXattrs(c.t, path)
+	want := testtree.Xattrs(c.t, path)
 	for name, v := range want {
 		if got[name] != v {
 			c.t.Errorf("%s: xattr %s = %x, want %x", path, name, got[name], v)
@@ -170,28 +145,6 @@ func (c *comparer) xattrs(path string, ino uint64) {
 	}
 }
 
-// sourceRanges lists the data ranges of a source file with SEEK_DATA and
-// SEEK_HOLE.
-func sourceRanges(t testing.TB, f *os.File, size int64) []fstree.Range {
-	var out []fstree.Range
-	for off := int64(0); off < size; {
-		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		hole, err := unix.Seek(int(f.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fstree.Range{Offset: data, Length: hole - data})
-		off = hole
-	}
-	return out
-}
-
 func (c *comparer) content(path string, ino uint64) {
 	f, err := c.fs.OpenFile(ino)
 	if err != nil {
@@ -202,7 +155,7 @@ func (c *comparer) content(path string, ino uint64) {
 		c.t.Fatal(err)
 	}
 	defer src.Close()
-	want := sourceRanges(c.t, src, f.Size())
+	want := testtree.DataRanges(c.t, src)
 	if got := f.DataRanges(); !slices.Equal(got, want) {
 		c.t.Errorf("%s: DataRanges = %v, want %v", path, got, want)
 	}

@@ -80,33 +80,43 @@ func wantError(t *testing.T, what string, err error, fragments ...string) {
 }
 
 func corruptTestImage(t *testing.T) string {
+	requireTools(t, "setfacl")
 	tree := t.TempDir()
-	b := &treeBuilder{t: t, root: tree}
-	b.file("f", []byte("data"))
-	var spans []span
-	for i := range int64(1500) {
-		spans = append(spans, span{i * 8192, 1})
-	}
-	writeSparseBytes(t, filepath.Join(tree, "fragmented"), spans)
+	f := filepath.Join(tree, "f")
+	writeFile(t, f, []byte("data"))
+	writeEveryOtherBlock(t, filepath.Join(tree, "fragmented"), 1500)
 	for i := range 200 {
-		b.file(filepath.Join("dir", strings.Repeat("x", 100)+string(rune('a'+i%26))+string(rune('a'+i/26))), nil)
+		writeFile(t, filepath.Join(tree, "dir", strings.Repeat("x", 100)+string(rune('a'+i%26))+string(rune('a'+i/26))), nil)
 	}
-	command(t, "setfacl", "-m", "u:1234:r", filepath.Join(tree, "f"))
-	b.check(unix.Setxattr(filepath.Join(tree, "f"), "user.note", []byte("hello"), 0))
+	command(t, "setfacl", "-m", "u:1234:r", f)
+	if err := unix.Setxattr(f, "user.note", []byte("hello"), 0); err != nil {
+		t.Fatal(err)
+	}
 	img := mkfs(t, tree, "32M")
 	optimizeDirs(t, img)
 	return img
 }
 
-// writeSparseBytes writes one 'x' at each span's offset.
-func writeSparseBytes(t *testing.T, path string, spans []span) {
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeEveryOtherBlock writes one 'x' at the start of every other 4 KiB
+// block, count times: as many extents.
+func writeEveryOtherBlock(t *testing.T, path string, count int64) {
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, s := range spans {
-		if _, err := f.WriteAt([]byte("x"), s.off); err != nil {
+	for i := range count {
+		if _, err := f.WriteAt([]byte("x"), i*8192); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
 // flagIndex marks an htree directory; the reader needs no special case
@@ -91,8 +93,8 @@ func expectMetaBG(t *testing.T, fs *FS) {
 
 func TestReadTree(t *testing.T) {
 	requireTools(t, "mkfs.ext4", "debugfs")
-	tree := buildTree(t, true)
-	treeWithoutSparse := buildTree(t, false)
+	tree := testtree.MetadataTree(t, true)
+	treeWithoutSparse := testtree.MetadataTree(t, false)
 	const size = "96M"
 	common := []string{"-N", "16384"}
 	variants := []struct {
@@ -120,7 +122,7 @@ func TestReadTree(t *testing.T) {
 			fs := openImage(t, img)
 			v.expect(t, fs)
 			expectHtree(t, fs)
-			if n := compareTree(t, fs, source); n < bigDirEntries {
+			if n := compareTree(t, fs, source); n < testtree.BigDirEntries {
 				t.Errorf("compared only %d paths", n)
 			}
 			checkAgainstDebugfs(t, fs, img, "/bigdir")

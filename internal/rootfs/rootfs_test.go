@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
+	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
 var (
@@ -63,12 +64,12 @@ func buildRichTree(t testing.TB) (root, socket string) {
 
 	// Extended attributes: capabilities, ACLs, SELinux, trusted, user.
 	write("usr/bin/ping", "ping binary", 0o755)
-	run(t, "", "setcap", "cap_net_raw+ep", at("usr/bin/ping"))
-	run(t, "", "setfacl", "-m", "u:1234:rw,g:2345:r", at("etc/hostname"))
-	run(t, "", "setfacl", "-m", "u:1234:rwx", "-d", "-m", "u:1234:rx", at("srv/shared"))
-	run(t, "", "setfattr", "-n", "security.selinux", "-v", "system_u:object_r:bin_t:s0", at("usr/bin/ping"))
-	run(t, "", "setfattr", "-n", "trusted.overlay.opaque", "-v", "0x00ff0a3d25", at("opt"))
-	run(t, "", "setfattr", "-n", "user.with=equals%percent", "-v", "value\nwith newline", at("etc/empty"))
+	run(t, "setcap", "cap_net_raw+ep", at("usr/bin/ping"))
+	run(t, "setfacl", "-m", "u:1234:rw,g:2345:r", at("etc/hostname"))
+	run(t, "setfacl", "-m", "u:1234:rwx", "-d", "-m", "u:1234:rx", at("srv/shared"))
+	run(t, "setfattr", "-n", "security.selinux", "-v", "system_u:object_r:bin_t:s0", at("usr/bin/ping"))
+	run(t, "setfattr", "-n", "trusted.overlay.opaque", "-v", "0x00ff0a3d25", at("opt"))
+	run(t, "setfattr", "-n", "user.with=equals%percent", "-v", "value\nwith newline", at("etc/empty"))
 
 	// Hard links across directories, one of them long-named.
 	write("usr/bin/python3.12", "interpreter", 0o755)
@@ -139,10 +140,10 @@ func TestRoundTripThroughCurtinTar(t *testing.T) {
 	tgz := filepath.Join(t.TempDir(), "root.tgz")
 	out, stats := packDir(t, src, tgz, Options{})
 
-	want := snapshot(t, src)
+	want := testtree.SnapshotWithBlocks(t, src)
 	delete(want, socket)
-	got := snapshot(t, extractCurtin(t, tgz))
-	requireSameTree(t, want, got)
+	got := testtree.SnapshotWithBlocks(t, extractCurtin(t, tgz))
+	testtree.AssertSame(t, want, got)
 
 	// Holes stayed holes (the whole-file comparison checked blocks too).
 	require.Less(t, got["var/log/lastlog"].Blocks*512, int64(1<<20))
@@ -154,7 +155,7 @@ func TestRoundTripThroughCurtinTar(t *testing.T) {
 	require.Equal(t, int64(len(want)), stats.Entries)
 
 	// The file and its digest are what sha256sum and stat see.
-	sum := strings.Fields(run(t, "", "sha256sum", tgz))[0]
+	sum := strings.Fields(run(t, "sha256sum", tgz))[0]
 	require.Equal(t, sum, out.SHA256)
 	fi, err := os.Stat(tgz)
 	require.NoError(t, err)
@@ -169,7 +170,7 @@ func TestListingIsSortedAndStable(t *testing.T) {
 	second, _ := packDir(t, src, filepath.Join(dir, "b.tgz"), Options{})
 	require.Equal(t, first.SHA256, second.SHA256, "the same tree must give the same bytes")
 
-	names := strings.Split(strings.TrimSuffix(run(t, "", "tar", "--quoting-style=literal", "-tzf", first.Path), "\n"), "\n")
+	names := strings.Split(strings.TrimSuffix(run(t, "tar", "--quoting-style=literal", "-tzf", first.Path), "\n"), "\n")
 	require.Equal(t, "./", names[0])
 	for _, n := range names {
 		require.True(t, strings.HasPrefix(n, "./"), "member %q lacks ./", n)
@@ -180,7 +181,7 @@ func TestListingIsSortedAndStable(t *testing.T) {
 	}
 	require.Len(t, names, len(want))
 
-	verbose := run(t, "", "tar", "--numeric-owner", "-tvzf", first.Path)
+	verbose := run(t, "tar", "--numeric-owner", "-tvzf", first.Path)
 	require.Contains(t, verbose, "-rwsr-xr-x 0/0")
 	require.Contains(t, verbose, "drwxrwxrwt 0/0")
 	require.Contains(t, verbose, "-rw-r----- 3000000/3000001")
@@ -260,7 +261,7 @@ func TestClampMtime(t *testing.T) {
 	clamp := time.Unix(1500000000, 0)
 	tgz := filepath.Join(t.TempDir(), "c.tgz")
 	packDir(t, src, tgz, Options{ClampMtime: &clamp})
-	got := snapshot(t, extractCurtin(t, tgz))
+	got := testtree.Snapshot(t, extractCurtin(t, tgz))
 	require.Equal(t, clamp.Unix(), got["new"].Mtime)
 	require.Equal(t, clamp.Unix(), got["."].Mtime)
 	require.Equal(t, old.Unix(), got["old"].Mtime)
@@ -285,8 +286,8 @@ func TestByteIdenticalToGNUTar(t *testing.T) {
 	require.NoError(t, syscall.Mkfifo(at("usr/bin/fifo"), 0o644))
 	require.NoError(t, syscall.Mknod(at("usr/bin/null"), syscall.S_IFCHR|0o644, 1<<8|3))
 	require.NoError(t, os.WriteFile(at(filepath.Join(long, strings.Repeat("f", 50))), []byte("x\n"), 0o644))
-	run(t, "", "setfattr", "-n", "user.a=b", "-v", "0x000a", at("etc"))
-	run(t, "", "setcap", "cap_net_raw+ep", at("usr/bin/hl"))
+	run(t, "setfattr", "-n", "user.a=b", "-v", "0x000a", at("etc"))
+	run(t, "setcap", "cap_net_raw+ep", at("usr/bin/hl"))
 	writeSparse(t, at("usr/sparse"), 8<<20, map[int64]string{4096: "a", 6 << 20: "b"})
 	whole := time.Unix(1700000000, 0)
 	require.NoError(t, filepath.WalkDir(src, func(p string, _ os.DirEntry, err error) error {
@@ -296,7 +297,7 @@ func TestByteIdenticalToGNUTar(t *testing.T) {
 	}))
 
 	gnu := filepath.Join(t.TempDir(), "gnu.tar")
-	run(t, "", "tar", "-C", src, "--sort=name", "--format=pax", "--numeric-owner", "--xattrs", "--xattrs-include=*",
+	run(t, "tar", "-C", src, "--sort=name", "--format=pax", "--numeric-owner", "--xattrs", "--xattrs-include=*",
 		"--pax-option=delete=atime,delete=ctime,delete=mtime", "-Scf", gnu, ".")
 	want, err := os.ReadFile(gnu)
 	require.NoError(t, err)

@@ -68,7 +68,7 @@ func TestCompressionLevels(t *testing.T) {
 		})
 		require.NoError(t, err)
 		sizes[level] = out.Size
-		unpacked := run(t, "", "gzip", "-dc", out.Path)
+		unpacked := run(t, "gzip", "-dc", out.Path)
 		require.Equal(t, string(text), unpacked)
 	}
 	require.Less(t, sizes[9], sizes[1])
