@@ -4,10 +4,8 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
 	"github.com/c34478be/packer-plugin-maas/internal/packertest"
 	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
 // exportTools names the Debian package of each host tool these tests run.
@@ -118,55 +117,7 @@ func bootedImage(t *testing.T) (raw, qcow2 string) {
 	return raw, qcow2
 }
 
-// entry is every attribute of one file that the tarball must carry.
-type entry struct {
-	Mode     uint32
-	UID, GID uint32
-	Mtime    int64
-	Size     int64
-	Rdev     uint64
-	Target   string
-	Hash     string
-	Data     string // data ranges: holes must stay holes
-	Xattrs   string
-	LinkPeer string // the first path (in walk order) with the same inode
-}
-
-// snapshot records every file under root by its path relative to root.
-func snapshot(t *testing.T, root string) map[string]entry {
-	t.Helper()
-	tree := map[string]entry{}
-	firstOfInode := map[uint64]string{}
-	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		e := entry{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Sec, Rdev: st.Rdev, Xattrs: xattrs(t, p)}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-			e.Size, e.Hash, e.Data = st.Size, hashFile(t, p), dataRanges(t, p, st.Size)
-		case unix.S_IFLNK:
-			e.Target, _ = os.Readlink(p)
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
-			if first, ok := firstOfInode[st.Ino]; ok {
-				e.LinkPeer = first
-			} else {
-				firstOfInode[st.Ino] = rel
-			}
-		}
-		tree[rel] = e
-		return nil
-	})
-	require.NoError(t, err)
-	return tree
-}
-
+// hashFile returns the SHA-256 of a whole file (an output or a disk).
 func hashFile(t *testing.T, p string) string {
 	f, err := os.Open(p)
 	require.NoError(t, err)
@@ -177,51 +128,11 @@ func hashFile(t *testing.T, p string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// dataRanges lists a file's data as SEEK_DATA/SEEK_HOLE see it.
-func dataRanges(t *testing.T, p string, size int64) string {
-	f, err := os.Open(p)
-	require.NoError(t, err)
-	defer f.Close()
-	var ranges []string
-	for off := int64(0); off < size; {
-		start, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			break
-		}
-		require.NoError(t, err)
-		end, err := unix.Seek(int(f.Fd()), start, unix.SEEK_HOLE)
-		require.NoError(t, err)
-		ranges = append(ranges, fmt.Sprintf("%d-%d", start, end))
-		off = end
-	}
-	return strings.Join(ranges, ",")
-}
-
-func xattrs(t *testing.T, p string) string {
-	buf := make([]byte, 64<<10)
-	n, err := unix.Llistxattr(p, buf)
-	if errors.Is(err, unix.ENOTSUP) {
-		return ""
-	}
-	require.NoError(t, err, p)
-	var out []string
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name == "" {
-			continue
-		}
-		value := make([]byte, 64<<10)
-		m, err := unix.Lgetxattr(p, name, value)
-		require.NoError(t, err, "%s: %s", p, name)
-		out = append(out, name+"="+hex.EncodeToString(value[:m]))
-	}
-	return strings.Join(out, ";")
-}
-
 // generalized applies the generalization rules to a snapshot of the
 // image: what maas-export must change, and nothing else.
-func generalized(tree map[string]entry) map[string]entry {
+func generalized(tree testtree.Tree) testtree.Tree {
 	empty := sha256.Sum256(nil)
-	out := map[string]entry{}
+	out := testtree.Tree{}
 	for p, e := range tree {
 		switch {
 		case p == "etc/machine-id":
@@ -235,30 +146,6 @@ func generalized(tree map[string]entry) map[string]entry {
 		out[p] = e
 	}
 	return out
-}
-
-func requireSameTree(t *testing.T, want, got map[string]entry) {
-	t.Helper()
-	differences := 0
-	for p, w := range want {
-		g, ok := got[p]
-		switch {
-		case !ok:
-			t.Errorf("%q is missing from the extracted tree", p)
-		case w != g:
-			t.Errorf("%q differs:\nimage     %+v\nextracted %+v", p, w, g)
-		default:
-			continue
-		}
-		if differences++; differences > 20 {
-			t.Fatal("too many differences")
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			t.Errorf("%q appeared in the extracted tree", p)
-		}
-	}
 }
 
 func newExportEnv(t *testing.T, templates ...string) *packertest.Env {
@@ -284,13 +171,13 @@ func TestExportTgzThroughStockPacker(t *testing.T) {
 
 	target := t.TempDir()
 	sh(t, "tar", "-C", target, "--xattrs", "--xattrs-include=*", "-Sxpf", tarball, "--numeric-owner")
-	want := generalized(snapshot(t, mountRoot(t, raw, false)))
-	got := snapshot(t, target)
+	want := generalized(testtree.Snapshot(t, mountRoot(t, raw, false)))
+	got := testtree.Snapshot(t, target)
 	assert.Greater(t, len(want), 10000, "the image's root should hold thousands of files")
 	assert.NotEmpty(t, want["opt/e2e/ping"].Xattrs)
 	assert.Equal(t, "opt/e2e/ping", want["usr/local/bin/ping-too"].LinkPeer)
 	assert.Equal(t, fmt.Sprintf("%d-%d", 1<<30, 1<<30+len("data after a hole")), want["var/log/lastlog-e2e"].Data, "the oracle sees the hole")
-	requireSameTree(t, want, got)
+	testtree.AssertSame(t, want, got)
 }
 
 // TestExportDDGZThroughStockPacker: a ddgz is the whole disk, byte for byte.
