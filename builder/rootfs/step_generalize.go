@@ -97,7 +97,7 @@ rm -f /var/log/cloud-init.log /var/log/cloud-init-output.log
 {{- end}}
 say "removing the build user {{.User}}"
 home=$(getent passwd {{.User}} | cut -d: -f6)
-userdel -f {{.User}}
+{{template "userdel" .User}}
 case "$home" in /home/?*) rm -rf "$home" ;; esac
 rm -f /var/mail/{{.User}} /var/spool/mail/{{.User}}
 for f in /etc/sudoers.d/*; do
@@ -109,16 +109,7 @@ for f in /etc/sudoers.d/*; do
 done
 {{- if .ProxyLines}}
 say "removing the build's proxy settings"
-rm -f {{.AptProxyFile}}
-if [ -f {{.EnvironFile}} ]; then
-	grep -vxF -f - {{.EnvironFile}} > {{.EnvironFile}}.packer-maas <<'PROXY_LINES' || true
-{{- range .ProxyLines}}
-{{.}}
-{{- end}}
-PROXY_LINES
-	cat {{.EnvironFile}}.packer-maas > {{.EnvironFile}}
-	rm -f {{.EnvironFile}}.packer-maas
-fi
+{{template "proxies" .}}
 {{- end}}
 {{- if .NetworkConfig}}
 say "removing the build VM's network configuration"
@@ -142,4 +133,23 @@ say "emptying machine-id"
 sync
 say "generalized"
 shutdown -P now
+{{- define "proxies" -}}
+rm -f {{.AptProxyFile}}
+if [ -f {{.EnvironFile}} ]; then
+	grep -vxF -f - {{.EnvironFile}} > {{.EnvironFile}}.packer-maas <<'PROXY_LINES' || [ $? -eq 1 ]
+{{- range .ProxyLines}}
+{{.}}
+{{- end}}
+PROXY_LINES
+	cat {{.EnvironFile}}.packer-maas > {{.EnvironFile}}
+	rm -f {{.EnvironFile}}.packer-maas
+fi
+{{- end}}
+{{- define "userdel"}}
+{{- /* userdel -f warns that the user is "currently used by process N":
+that is this script's own SSH session, which ends at power-off. Other
+messages are shown; a failure shows everything and stops the script. */ -}}
+out=$(LC_ALL=C userdel -f {{.}} 2>&1) || { rc=$?; printf '%s\n' "$out" >&2; exit $rc; }
+[ -z "$out" ] || printf '%s\n' "$out" | grep -vx 'userdel: user {{.}} is currently used by process [0-9]*' || :
+{{- end}}
 `))

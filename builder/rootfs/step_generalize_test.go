@@ -1,7 +1,11 @@
 package rootfs
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -91,4 +95,85 @@ func TestExtraUserDataProxies(t *testing.T) {
 	extra, err = plain.extraUserData()
 	require.NoError(t, err)
 	assert.Equal(t, "packages: [curl]", string(extra), "without proxies user_data goes through as written")
+}
+
+// TestGeneralizeUserdelOutput runs the script's userdel part with dash
+// against a stand-in userdel (the real one would edit this machine's
+// users): the warning about the build user's own SSH session is dropped,
+// every other message shows, and a failure stops the script with
+// userdel's exit status and all its output.
+func TestGeneralizeUserdelOutput(t *testing.T) {
+	var fragment strings.Builder
+	require.NoError(t, generalizeTemplate.ExecuteTemplate(&fragment, "userdel", "builder"))
+	busy := "userdel: user builder is currently used by process 1234"
+	other := "userdel: group builder not removed because it has other members."
+	for _, tc := range []struct {
+		name     string
+		printed  string // by userdel, on stderr
+		exitCode int
+		wantOut  string
+		wantExit int
+	}{
+		{"silent", "", 0, "after\n", 0},
+		{"own session", busy, 0, "after\n", 0},
+		{"another message", busy + "\n" + other, 0, other + "\nafter\n", 0},
+		{"another user's process", "userdel: user builder2 is currently used by process 1", 0, "userdel: user builder2 is currently used by process 1\nafter\n", 0},
+		{"failure", busy + "\nuserdel: cannot open /etc/passwd", 10, busy + "\nuserdel: cannot open /etc/passwd\n", 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			calls := filepath.Join(bin, "calls")
+			message := filepath.Join(bin, "message")
+			require.NoError(t, os.WriteFile(message, []byte(tc.printed), 0o644))
+			stub := fmt.Sprintf("#!/bin/sh\necho \"LC_ALL=$LC_ALL $*\" >> %s\ncat %s >&2\nexit %d\n", calls, message, tc.exitCode)
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "userdel"), []byte(stub), 0o755))
+			cmd := exec.Command("dash", "-c", "set -eu\n"+fragment.String()+"\necho after\n")
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			exit := 0
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				exit = exitErr.ExitCode()
+			} else {
+				require.NoError(t, err, "dash (Debian package dash)")
+			}
+			assert.Equal(t, tc.wantExit, exit)
+			assert.Equal(t, tc.wantOut, string(out))
+			called, err := os.ReadFile(calls)
+			require.NoError(t, err)
+			assert.Equal(t, "LC_ALL=C -f builder\n", string(called), "userdel runs once, untranslated, forced")
+		})
+	}
+}
+
+// TestGeneralizeProxyRemoval runs the script's proxy part with dash on
+// stand-ins for /etc/environment and apt's proxy file: the lines the build
+// added go, the image's own stay (a proxy of its own included), in order.
+func TestGeneralizeProxyRemoval(t *testing.T) {
+	c := preparedConfig(t, map[string]interface{}{"http_proxy": "http://p:3128", "no_proxy": "localhost"})
+	dir := t.TempDir()
+	environ, apt := filepath.Join(dir, "environment"), filepath.Join(dir, "90packer-maas-proxy")
+	var fragment strings.Builder
+	require.NoError(t, generalizeTemplate.ExecuteTemplate(&fragment, "proxies", map[string]any{
+		"ProxyLines": c.proxyEnvironment(), "EnvironFile": environ, "AptProxyFile": apt,
+	}))
+	run := func(environment string) string {
+		t.Helper()
+		require.NoError(t, os.WriteFile(environ, []byte(environment), 0o644))
+		require.NoError(t, os.WriteFile(apt, []byte("Acquire::http::Proxy \"http://p:3128\";\n"), 0o644))
+		out, err := exec.Command("dash", "-c", "set -eu\n"+fragment.String()).CombinedOutput()
+		require.NoError(t, err, "dash (Debian package dash): %s\n%s", out, fragment.String())
+		_, err = os.Stat(apt)
+		assert.True(t, os.IsNotExist(err), "apt's proxy file must be removed")
+		got, err := os.ReadFile(environ)
+		require.NoError(t, err)
+		return string(got)
+	}
+
+	own := "PATH=\"/usr/local/bin:/usr/bin\"\nHTTP_PROXY=http://site-proxy:8080\n"
+	added := "http_proxy=http://p:3128\nHTTP_PROXY=http://p:3128\nno_proxy=localhost\nNO_PROXY=localhost\n"
+	assert.Equal(t, own, run(own+added))
+	assert.Equal(t, "A=1\nB=2\n", run("A=1\nhttp_proxy=http://p:3128\nB=2\n"), "lines around the proxies stay in order")
+	assert.Empty(t, run(added), "only the build's lines: nothing is left")
+	assert.Equal(t, own, run(own), "nothing to remove")
 }
