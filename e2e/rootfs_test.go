@@ -22,10 +22,11 @@ import (
 )
 
 // TestRootfsBuildThroughStockPacker builds the test cloud image with
-// maas-rootfs and a shell provisioner under TCG, extracts the tarball as
-// curtin does and checks that the provisioner's change is in it and the
-// build's traces are not; and that the build left no process or
-// temporary file behind.
+// maas-rootfs, user_data, proxies and a shell provisioner under TCG,
+// extracts the tarball as curtin does and checks that user_data's and the
+// provisioner's changes are in it, that the guest saw the proxies during
+// the build, and that the build's traces (proxies included) are not in the
+// image; and that the build left no process or temporary file behind.
 func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	image := testimage.Path(t)
 	env := packertest.New(t, "testdata/rootfs.pkr.hcl")
@@ -39,6 +40,7 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 
 	out := build.Output
 	assert.Contains(t, out, "Accelerator: tcg", "the builder must say which accelerator it uses")
+	assert.NotContains(t, out, "is currently used by process", "userdel's warning about the build's own SSH session is noise")
 	assert.Contains(t, out, "Warning: TCG")
 	assert.Contains(t, out, "provisioned by packer-maas")
 	assert.Regexp(t, `Time spent:(\n.*){7}\n.*total`, out, "the summary lists every phase")
@@ -62,6 +64,66 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	require.NoError(t, err, "the provisioner's file must be in the image")
 	assert.Equal(t, "provisioned by packer-maas\n", string(marker))
 	assertGeneralized(t, root)
+	assertUserDataApplied(t, root)
+	assertProxiesSeenThenRemoved(t, root)
+}
+
+// The proxies rootfs.pkr.hcl gives the guest.
+const (
+	e2eHTTPProxy  = "http://192.0.2.1:3128"
+	e2eHTTPSProxy = "http://192.0.2.1:3129"
+	e2eNoProxy    = "localhost,127.0.0.1,.e2e.internal"
+)
+
+// assertUserDataApplied checks that rootfs.pkr.hcl's user_data ran in the
+// build (write_files and runcmd) and that cloud-init reported no error.
+func assertUserDataApplied(t *testing.T, root string) {
+	t.Helper()
+	assertFileContent(t, root, "etc/e2e-user-data", "written by user_data\n")
+	assertFileContent(t, root, "etc/e2e-runcmd", "runcmd ran\n")
+	raw, err := os.ReadFile(filepath.Join(root, "etc/e2e-cloud-init-result.json"))
+	require.NoError(t, err, "the provisioner's copy of cloud-init's result.json")
+	var result struct {
+		V1 struct {
+			Errors []any `json:"errors"`
+		} `json:"v1"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &result), "result.json: %s", raw)
+	assert.Empty(t, result.V1.Errors, "cloud-init reported errors with user_data and proxies set: %s", raw)
+}
+
+// assertProxiesSeenThenRemoved checks that the provisioner's environment
+// and apt had the proxies, and that the image keeps neither the proxy lines
+// in /etc/environment (but keeps its other lines) nor apt's proxy file.
+func assertProxiesSeenThenRemoved(t *testing.T, root string) {
+	t.Helper()
+	seen, err := os.ReadFile(filepath.Join(root, "etc/e2e-proxy-env"))
+	require.NoError(t, err, "the provisioner's record of its proxy environment")
+	assert.ElementsMatch(t, []string{
+		"http_proxy=" + e2eHTTPProxy, "HTTP_PROXY=" + e2eHTTPProxy,
+		"https_proxy=" + e2eHTTPSProxy, "HTTPS_PROXY=" + e2eHTTPSProxy,
+		"no_proxy=" + e2eNoProxy, "NO_PROXY=" + e2eNoProxy,
+	}, strings.Fields(string(seen)), "the provisioner's SSH session must see the proxies")
+	apt, err := os.ReadFile(filepath.Join(root, "etc/e2e-apt-proxy"))
+	require.NoError(t, err, "the provisioner's record of apt's proxy settings")
+	assert.ElementsMatch(t, []string{
+		`Acquire::http::Proxy "` + e2eHTTPProxy + `";`, `Acquire::https::Proxy "` + e2eHTTPSProxy + `";`,
+	}, strings.Split(strings.TrimSpace(string(apt)), "\n"), "apt in the guest must use the proxies")
+
+	assertFileContent(t, root, "etc/environment", "E2E_KEPT=from-user-data\n")
+	_, err = os.Lstat(filepath.Join(root, "etc/apt/apt.conf.d/90packer-maas-proxy"))
+	assert.True(t, os.IsNotExist(err), "apt's proxy file must not be in the image")
+	mentions, _ := exec.Command("grep", "-rlF", "192.0.2.1", filepath.Join(root, "etc/apt"), filepath.Join(root, "etc/environment")).Output()
+	assert.Empty(t, strings.TrimSpace(string(mentions)), "the build's proxy must not be configured in the image")
+}
+
+// assertFileContent checks a regular file of an extracted image.
+func assertFileContent(t *testing.T, root, path, want string) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(root, path))
+	if assert.NoError(t, err, "/%s must be in the image", path) {
+		assert.Equal(t, want, string(got), "/%s", path)
+	}
 }
 
 // extractAsCurtin unpacks a MAAS tarball with curtin's tar command and
@@ -112,12 +174,14 @@ func assertGeneralized(t *testing.T, root string) {
 // TestRootfsQcow2ThroughMaasExport writes the provisioned disk as a
 // standalone qcow2 and hands it to maas-export: the tarball must come from
 // that disk (the artifact's diskName), hold the provisioners' changes and
-// the curtin hook as MAAS needs it, and none of the build's traces.
+// the curtin hook as MAAS needs it, and none of the build's traces; with
+// remove_kernel, no kernel either.
 func TestRootfsQcow2ThroughMaasExport(t *testing.T) {
 	env := packertest.New(t, "testdata/rootfs-qcow2.pkr.hcl")
 	vars := []string{"-var", "image=" + testimage.Path(t), "-var", "checksum=sha256:" + testimage.SHA256(t)}
 	env.MustRun("init", ".")
 	out := env.MustRun(append([]string{"build"}, append(vars, ".")...)...).Output
+	assert.Contains(t, out, "packer-maas: removing the image's kernel packages")
 
 	disk := filepath.Join("output", "debian.qcow2")
 	assert.Contains(t, out, "Writing the disk to "+disk+" (qcow2)")
@@ -141,6 +205,42 @@ func TestRootfsQcow2ThroughMaasExport(t *testing.T) {
 	assert.Equal(t, "provisioned by packer-maas\n", string(marker))
 	assertImageFile(t, filepath.Join(root, "curtin/curtin-hooks"), 0o750, string(curtinhook.UbuntuHook()))
 	assertGeneralized(t, root)
+	assertNoKernel(t, root)
+}
+
+// assertNoKernel checks that an extracted image has no kernel package in
+// dpkg's database and none of a kernel's files: MAAS installs its own.
+func assertNoKernel(t *testing.T, root string) {
+	t.Helper()
+	status, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
+	require.NoError(t, err, "dpkg's status file")
+	packages := 0
+	for _, stanza := range strings.Split(string(status), "\n\n") {
+		name := dpkgField(stanza, "Package")
+		if name == "" {
+			continue
+		}
+		packages++
+		if strings.HasPrefix(name, "linux-image-") || strings.HasPrefix(name, "linux-modules-") {
+			assert.Fail(t, "a kernel package is left in dpkg's database", "%s: %s", name, dpkgField(stanza, "Status"))
+		}
+	}
+	assert.Greater(t, packages, 100, "dpkg's status file lists too few packages to be the image's")
+	for _, pattern := range []string{"boot/vmlinuz*", "boot/initrd.img*", "boot/System.map-*", "boot/config-*", "lib/modules/*", "usr/lib/modules/*", "vmlinuz*", "initrd.img*"} {
+		found, err := filepath.Glob(filepath.Join(root, pattern))
+		require.NoError(t, err)
+		assert.Empty(t, found, "remove_kernel must leave no /%s", pattern)
+	}
+}
+
+// dpkgField returns a field of one dpkg status stanza, "" if absent.
+func dpkgField(stanza, name string) string {
+	for _, line := range strings.Split(stanza, "\n") {
+		if value, ok := strings.CutPrefix(line, name+": "); ok {
+			return value
+		}
+	}
+	return ""
 }
 
 // TestRootfsUnbootableImageFailsWithConsoleTail boots a blank disk: the

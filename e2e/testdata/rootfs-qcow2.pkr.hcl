@@ -16,7 +16,10 @@ variable "checksum" {
 }
 
 # The builder writes the generalized disk as a standalone qcow2; maas-export
-# turns that disk into the MAAS tarball.
+# turns that disk into the MAAS tarball. remove_kernel purges the kernel
+# packages from the root file system; the test image's Unified Kernel Image
+# on the ESP belongs to no package and stays on the qcow2's ESP, which the
+# tarball (the root file system only) leaves out anyway.
 source "maas-rootfs" "debian" {
   image_url        = var.image
   image_checksum   = var.checksum
@@ -24,6 +27,7 @@ source "maas-rootfs" "debian" {
   disk_size        = "3G"
   output_directory = "output"
   output_format    = "qcow2"
+  remove_kernel    = true
 }
 
 build {
@@ -34,6 +38,8 @@ build {
   }
 
   # A Debian image deploys without a hook; "ubuntu" installs it anyway.
+  # kernel-kept would warn about the kernel that remove_kernel purges later,
+  # when the builder generalizes the image after every provisioner.
   provisioner "maas-curtin-hook" {
     hook        = "ubuntu"
     skip_checks = ["kernel-kept"]
