@@ -105,7 +105,8 @@ type Config struct {
 	// `maas-export` does.
 	RootPartition string `mapstructure:"root_partition"`
 	// Remove the cloud image's kernel packages at generalize, so that MAAS
-	// installs its own on deploy (what packer-maas does for Ubuntu).
+	// installs its own on deploy (what packer-maas does for Ubuntu). Not
+	// with `output_format = "ddgz"`: MAAS installs no kernel into a dd image.
 	RemoveKernel bool `mapstructure:"remove_kernel"`
 	// How long the guest may take to power off after `shutdown -P now`
 	// (and then after an ACPI power-down) before QEMU is stopped hard.
@@ -343,6 +344,10 @@ func (c *Config) validateOutput() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("output_format %q is unknown: use \"tgz\", \"ddgz\" or \"qcow2\"", c.OutputFormat))
+	}
+	// MAAS writes a dd image as it is and installs no kernel into it.
+	if c.RemoveKernel && c.OutputFormat == export.FiletypeDDGZ {
+		errs = append(errs, fmt.Errorf("remove_kernel with output_format = \"ddgz\" makes a disk that cannot boot: MAAS deploys a dd image as it is and installs no kernel into it; remove remove_kernel or use \"tgz\""))
 	}
 	if c.CompressionLevel < 1 || c.CompressionLevel > 9 {
 		errs = append(errs, fmt.Errorf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", c.CompressionLevel))
