@@ -73,8 +73,8 @@ func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, dis
 	if arch == "" {
 		arch = c.Architecture + "/generic"
 	}
-	if res.OS != "" {
-		ui.Sayf("Image: %s, %s, base image hint %q", res.OS, arch, res.BaseImage)
+	if summary := res.ImageSummary(arch); summary != "" {
+		ui.Say(summary)
 	}
 	return &maas.ImageFile{Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
 		Architecture: arch, BaseImage: res.BaseImage}, nil

@@ -69,6 +69,20 @@ type Result struct {
 	Stats rootfs.Stats
 }
 
+// ImageSummary is the line that tells the user what was exported: the OS,
+// the MAAS architecture arch and the base_image hint, or what MAAS does
+// without one. "" when the OS is unknown (a ddgz export reads no files).
+func (r Result) ImageSummary(arch string) string {
+	if r.OS == "" {
+		return ""
+	}
+	if r.BaseImage == "" {
+		return fmt.Sprintf("Image: %s, %s; no base_image hint for it: MAAS uses its commissioning series unless maas-upload's base_image names one",
+			r.OS, arch)
+	}
+	return fmt.Sprintf("Image: %s, %s, base_image hint %s", r.OS, arch, r.BaseImage)
+}
+
 // Run exports opts.Input to opts.Output.
 func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Log == nil {

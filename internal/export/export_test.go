@@ -279,3 +279,16 @@ func TestExportCancelledLeavesNoOutput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries)
 }
+
+func TestImageSummary(t *testing.T) {
+	ubuntu := Result{OS: "Ubuntu 24.04.1 LTS", BaseImage: "ubuntu/noble"}
+	assert.Equal(t, "Image: Ubuntu 24.04.1 LTS, amd64/generic, base_image hint ubuntu/noble", ubuntu.ImageSummary("amd64/generic"))
+
+	debian := Result{OS: "Debian GNU/Linux 12 (bookworm)"}
+	summary := debian.ImageSummary("arm64/generic")
+	assert.Contains(t, summary, "Image: Debian GNU/Linux 12 (bookworm), arm64/generic;")
+	assert.Contains(t, summary, "no base_image hint", "an empty hint must be said in words, not printed as \"\"")
+	assert.NotContains(t, summary, `""`)
+
+	assert.Empty(t, Result{}.ImageSummary("amd64/generic"), "nothing to say when the OS was not read (ddgz)")
+}

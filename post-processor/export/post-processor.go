@@ -82,8 +82,8 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			c.Architecture, res.Architecture, c.Architecture))
 	}
 	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256))
-	if res.OS != "" {
-		ui.Say(fmt.Sprintf("Image: %s, %s, base image hint %q", res.OS, art.Architecture, res.BaseImage))
+	if summary := res.ImageSummary(art.Architecture); summary != "" {
+		ui.Say(summary)
 	}
 	return art, false, false, nil
 }
