@@ -23,24 +23,61 @@ base_version="$(sed -n 's/^[[:space:]]*Version = "\([0-9][0-9.]*\)"$/\1/p' versi
 [ -n "$base_version" ] || fail "no Version = \"X.Y.Z\" line in version/version.go"
 version="${base_version}-dev"
 
+# goreleaser asks git for the remote's URL; in a checkout without a remote
+# that fails and a snapshot silently falls back to placeholder git state
+# (commit "none", no commit timestamp for the binaries). Name the release
+# repository through git's environment config instead.
+if [ -z "$(git remote)" ] && [ -z "${GIT_CONFIG_COUNT:-}" ]; then
+	export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url
+	export GIT_CONFIG_VALUE_0="https://github.com/c34478be/${project}.git"
+fi
+
 start=$(date +%s)
 PLUGIN_VERSION="$base_version" "$goreleaser" release --snapshot --clean --skip=sign,publish,announce
 echo "release-snapshot: goreleaser took $(($(date +%s) - start)) s for ${#targets[@]} targets" >&2
 
 dist="$root_dir/dist"
+head="$(git rev-parse HEAD)"
+grep -q "\"commit\":\"$head\"" "$dist/metadata.json" ||
+	fail "goreleaser did not build from commit $head (dist/metadata.json: $(cat "$dist/metadata.json"))"
 sums="$dist/${project}_v${version}_SHA256SUMS"
 [ -f "$sums" ] || fail "no checksum file $sums"
+
+# zip_members ZIP: one line per member, "<name> <os>_<arch>", the platform
+# read from the member's ELF or Mach-O header ("unknown" for anything else),
+# so a zip holding another target's binary under the right name fails too.
+zip_members() {
+	python3 - "$1" <<'PY'
+import struct, sys, zipfile
+elf = {0x3E: "amd64", 0xB7: "arm64"}
+macho = {0x01000007: "amd64", 0x0100000C: "arm64"}
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for info in z.infolist():
+        with z.open(info) as f:
+            head = f.read(20)
+        platform = "unknown"
+        # Go marks linux ELF binaries with OS ABI 0 (System V).
+        if head[:4] == b"\x7fELF" and len(head) >= 20 and head[7] == 0:
+            platform = "linux_" + elf.get(struct.unpack_from("<H", head, 18)[0], "unknown")
+        elif head[:4] == b"\xcf\xfa\xed\xfe":
+            platform = "darwin_" + macho.get(struct.unpack_from("<I", head, 4)[0], "unknown")
+        print(info.filename, platform)
+PY
+}
 
 expected=()
 for target in "${targets[@]}"; do
 	name="${project}_v${version}_${api_version}_${target}"
 	zip="$dist/$name.zip"
 	[ -f "$zip" ] || fail "missing archive $zip"
-	members="$(python3 -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$zip")"
-	[ "$members" = "$name" ] || fail "$zip holds [$members], want only $name"
+	members="$(zip_members "$zip")"
+	[ "$members" = "$name $target" ] || fail "$zip holds [$members], want only $name, built for $target"
 	expected+=("$name.zip")
 done
 
+# Packer splits each line into exactly two fields: hex sum, file name.
+bad_lines="$(grep -Evn '^[0-9a-f]{64}  [^[:space:]]+$' "$sums" || true)"
+[ -z "$bad_lines" ] || fail "$sums has lines Packer cannot parse: $bad_lines"
 listed="$(awk '{print $2}' "$sums" | sort)"
 want="$(printf '%s\n' "${expected[@]}" | sort)"
 [ "$listed" = "$want" ] || fail "$sums lists [$listed], want [$want]"
