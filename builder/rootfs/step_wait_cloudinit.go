@@ -23,20 +23,53 @@ func (s *stepWaitCloudInit) Run(ctx context.Context, state multistep.StateBag) m
 	ui := state.Get("ui").(packersdk.Ui)
 	comm := state.Get("communicator").(packersdk.Communicator)
 	ui.Say("Waiting for cloud-init to finish...")
-	code, out, err := runRemote(ctx, comm, ui, "cloud-init status --wait --long", nil)
+	// Its progress dots and status lines are shown only when they matter.
+	code, out, err := runRemoteQuietly(ctx, comm, "cloud-init status --wait --long")
+	out = strings.TrimSpace(strings.TrimLeft(out, ".")) // --wait's progress dots
 	switch {
 	case err != nil:
 		return halt(state, fmt.Errorf("cloud-init status: %w", err))
 	case code == cloudInitRecoverable:
-		ui.Say("cloud-init finished with recoverable errors (see above)")
+		ui.Say("cloud-init finished with recoverable errors:")
+		sayLines(ui, out)
 	case code != 0:
-		return halt(state, fmt.Errorf("cloud-init failed in the build VM (exit %d); check user_data:\n%s", code, out))
+		ui.Error("cloud-init status in the build VM:")
+		sayLines(ui, out)
+		return halt(state, fmt.Errorf("cloud-init failed in the build VM (exit %d): see its status above, and check user_data", code))
 	}
 	return multistep.ActionContinue
 }
 
 // Cleanup has nothing to do.
 func (s *stepWaitCloudInit) Cleanup(multistep.StateBag) {}
+
+// sayLines shows text one line at a time: given cloud-init's status as one
+// multi-line error, Packer 1.9.4's terminal showed only its first line
+// (its log had them all).
+func sayLines(ui packersdk.Ui, text string) {
+	for _, line := range strings.Split(text, "\n") {
+		ui.Say("  " + line)
+	}
+}
+
+// runRemoteQuietly runs command in the guest and returns its exit status
+// and combined output (trimmed) without showing it. err is for when it
+// could not run at all.
+func runRemoteQuietly(ctx context.Context, comm packersdk.Communicator, command string) (int, string, error) {
+	var out bytes.Buffer
+	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: &out}
+	if err := comm.Start(ctx, cmd); err != nil {
+		return 0, "", err
+	}
+	exited := make(chan int, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case code := <-exited:
+		return code, strings.TrimSpace(out.String()), nil
+	case <-ctx.Done():
+		return 0, "", ctx.Err()
+	}
+}
 
 // runRemote runs command in the guest, shows its output and returns its
 // exit status and combined output (trimmed). err is for when it could not
