@@ -5,7 +5,8 @@
 # what Packer relies on: one zip per target named
 # packer-plugin-maas_v<version>_x5.0_<os>_<arch>.zip holding only the binary
 # of that name, a SHA256SUMS file listing exactly those zips with the right
-# sums, and a host binary whose `describe` reports that version and API.
+# sums, and a host binary whose `describe` reports that version and API and
+# that stock Packer takes as installed.
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -83,16 +84,29 @@ want="$(printf '%s\n' "${expected[@]}" | sort)"
 [ "$listed" = "$want" ] || fail "$sums lists [$listed], want [$want]"
 (cd "$dist" && sha256sum --quiet -c "$(basename "$sums")") || fail "a sum in $sums does not match its archive"
 
+# The host's zip, unpacked the way `packer init` installs it: stock Packer
+# must list the binary as an installed plugin, and its `describe` must agree
+# with the name (Packer 1.10 and later ignore a binary whose name and
+# describe differ).
 host="$(go env GOOS)_$(go env GOARCH)"
-bin="$dist/${project}_v${version}_${api_version}_${host}"
+name="${project}_v${version}_${api_version}_${host}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$bin.zip" "$work"
-chmod +x "$work/$(basename "$bin")"
-describe="$("$work/$(basename "$bin")" describe)"
+plugin_dir="$work/plugins/github.com/c34478be/maas"
+mkdir -p "$plugin_dir"
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$dist/$name.zip" "$plugin_dir"
+binary="$plugin_dir/$name"
+chmod +x "$binary"
+sha256sum "$binary" | cut -d' ' -f1 | tr -d '\n' >"${binary}_SHA256SUM"
+describe="$("$binary" describe)"
 case "$describe" in
 *"\"version\":\"$version\""*"\"api_version\":\"$api_version\""*) ;;
 *) fail "the $host binary describes itself as $describe, want version $version and api_version $api_version" ;;
 esac
+"$root_dir/scripts/bootstrap.sh" packer
+# From $work: Packer 1.9 crashes on a misnamed plugin and writes crash.log.
+installed="$(cd "$work" && PACKER_PLUGIN_PATH="$work/plugins" "$root_dir/.tools/bin/packer" plugins installed)" ||
+	fail "stock Packer could not list the plugins in $work/plugins (is $name named as Packer expects?)"
+[ "$installed" = "$binary" ] || fail "stock Packer lists [$installed] as installed from $work/plugins, want $binary"
 
 echo "release-snapshot: ${#targets[@]} archives and $(basename "$sums") in dist/ check out (version $version)" >&2
