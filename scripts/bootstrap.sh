@@ -20,7 +20,7 @@ goreleaser_version="v2.12.0"
 # Debian packages the tests and the quick start use. The plugin itself needs
 # only qemu-system-x86 (or -arm), qemu-utils and ovmf at run time.
 apt_packages=(
-	qemu-system-x86 qemu-utils ovmf
+	qemu-system-x86 qemu-utils ovmf qemu-system-arm qemu-efi-aarch64
 	mmdebstrap e2fsprogs dosfstools mtools gdisk fdisk xfsprogs btrfs-progs
 	systemd-boot-efi binutils
 	tar gzip pigz attr acl libcap2-bin
