@@ -266,10 +266,18 @@ func TestRootfsUnbootableImageFailsWithConsoleTail(t *testing.T) {
 	// What OVMF prints on the serial console when no disk boots.
 	assert.Contains(t, res.Output, `BdsDxe: failed to load Boot0001 "UEFI Misc Device"`)
 	assert.Contains(t, res.Output, "Shell>")
-	assert.Empty(t, processesMentioning(t, filepath.Join(env.Dir, "output")), "QEMU survived the failed build")
-	_, err = os.Stat(filepath.Join(env.Dir, "output"))
-	assert.True(t, os.IsNotExist(err), "a failed build must remove its output directory")
+	assertFailedBuildLeftNothing(t, env)
 	assert.NotContains(t, res.Output, "never reached")
+}
+
+// assertFailedBuildLeftNothing checks a failed maas-rootfs build (output
+// directory "output") stopped its QEMU and removed that directory.
+func assertFailedBuildLeftNothing(t *testing.T, env *packertest.Env) {
+	t.Helper()
+	output := filepath.Join(env.Dir, "output")
+	assert.Empty(t, processesMentioning(t, output), "QEMU survived the failed build")
+	_, err := os.Stat(output)
+	assert.True(t, os.IsNotExist(err), "a failed build must remove its output directory")
 }
 
 // processesMentioning lists the processes whose command line holds s.
