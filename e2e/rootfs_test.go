@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,17 +174,21 @@ func assertGeneralized(t *testing.T, root string) {
 	assert.Empty(t, strings.TrimSpace(string(keys)), "the build key must not be authorized anywhere")
 }
 
-// TestRootfsQcow2ThroughMaasExport writes the provisioned disk as a
-// standalone qcow2 and hands it to maas-export: the tarball must come from
-// that disk (the artifact's diskName), hold the provisioners' changes and
-// the curtin hook as MAAS needs it, and none of the build's traces; with
-// remove_kernel, no kernel either.
+// TestRootfsQcow2ThroughMaasExport downloads the image over HTTP, checked
+// against a SHA256SUMS file there as cloud image mirrors publish it, writes
+// the provisioned disk as a standalone qcow2 and hands it to maas-export:
+// the tarball must come from that disk (the artifact's diskName), hold the
+// provisioners' changes and the curtin hook as MAAS needs it, and none of
+// the build's traces; with remove_kernel, no kernel either.
 func TestRootfsQcow2ThroughMaasExport(t *testing.T) {
 	env := packertest.New(t, "testdata/rootfs-qcow2.pkr.hcl")
-	vars := []string{"-var", "image=" + testimage.Path(t), "-var", "checksum=sha256:" + testimage.SHA256(t)}
+	mirror := serveImage(t, testimage.Path(t), testimage.SHA256(t))
+	vars := []string{"-var", "image=" + mirror + "/debian.qcow2", "-var", "checksum=file:" + mirror + "/SHA256SUMS"}
 	env.MustRun("init", ".")
 	out := env.MustRun(append([]string{"build"}, append(vars, ".")...)...).Output
 	assert.Contains(t, out, "packer-maas: removing the image's kernel packages")
+	cached, _ := filepath.Glob(filepath.Join(env.Dir, "packer_cache", "*"))
+	assert.NotEmpty(t, cached, "the downloaded image must be in Packer's cache")
 
 	disk := filepath.Join("output", "debian.qcow2")
 	assert.Contains(t, out, "Writing the disk to "+disk+" (qcow2)")
@@ -268,6 +275,32 @@ func TestRootfsUnbootableImageFailsWithConsoleTail(t *testing.T) {
 	assert.Contains(t, res.Output, "Shell>")
 	assertFailedBuildLeftNothing(t, env)
 	assert.NotContains(t, res.Output, "never reached")
+}
+
+// serveImage serves the image as /debian.qcow2 and a SHA256SUMS file
+// naming it, over HTTP on 127.0.0.1, and returns the base URL.
+func serveImage(t *testing.T, image, sum string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debian.qcow2", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, image) })
+	mux.HandleFunc("/SHA256SUMS", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s  other.qcow2\n%s *debian.qcow2\n", strings.Repeat("0", 64), sum)
+	})
+	server := httptest.NewServer(mux)
+	t.Cleanup(server.Close)
+	return server.URL
+}
+
+// TestRootfsChecksumMismatchFailsBeforeBoot gives the image a wrong
+// sha256: the build must fail naming image_checksum, without starting QEMU.
+func TestRootfsChecksumMismatchFailsBeforeBoot(t *testing.T) {
+	env := packertest.New(t, "testdata/rootfs.pkr.hcl")
+	env.MustRun("init", ".")
+	res := env.Run("build", "-var", "image="+testimage.Path(t), "-var", "checksum=sha256:"+strings.Repeat("ab", 32), ".")
+	require.NotEqual(t, 0, res.ExitCode, "a wrong checksum must fail the build:\n%s", res.Output)
+	assert.Contains(t, res.Output, "image_checksum does not match the image: check image_checksum against image_url")
+	assert.NotContains(t, res.Output, "QEMU started", "nothing may boot from an image that failed its checksum")
+	assertFailedBuildLeftNothing(t, env)
 }
 
 // assertFailedBuildLeftNothing checks a failed maas-rootfs build (output

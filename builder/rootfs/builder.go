@@ -67,12 +67,12 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put(statePhases, timing)
 
 	steps := []multistep.Step{
-		timing.step("download", &commonsteps.StepDownload{
+		timing.step("download", &stepDownloadImage{commonsteps.StepDownload{
 			Checksum:    c.ImageChecksum,
 			Description: "cloud image",
 			ResultKey:   stateImagePath,
 			Url:         c.ImageURLs,
-		}),
+		}}),
 		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDirectory},
 		&stepCreateOverlay{},
 		&stepCreateSeed{},

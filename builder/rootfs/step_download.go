@@ -1,0 +1,32 @@
+package rootfs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+)
+
+// stepDownloadImage is the SDK's download step, whose checksum error names
+// neither setting: a mismatch is then reported as image_checksum's.
+type stepDownloadImage struct {
+	commonsteps.StepDownload
+}
+
+func (s *stepDownloadImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	action := s.StepDownload.Run(ctx, state)
+	if err, ok := state.Get("error").(error); ok && action == multistep.ActionHalt && isChecksumMismatch(err) {
+		err = fmt.Errorf("image_checksum does not match the image: check image_checksum against image_url "+
+			"(a mirror's \"current\" image may be newer than the checksum you wrote down): %w", err)
+		state.Put("error", err)
+		state.Get("ui").(packersdk.Ui).Error(strings.SplitN(err.Error(), ": ", 2)[0])
+	}
+	return action
+}
+
+func isChecksumMismatch(err error) bool {
+	return strings.Contains(err.Error(), "Checksums did not match")
+}
