@@ -41,6 +41,7 @@ var debianPackages = map[string]string{
 	"resize2fs": "e2fsprogs",
 	"pigz":      "pigz",
 	"fuse2fs":   "fuse2fs",
+	"zcat":      "gzip",
 }
 
 // requireTool fails, naming the Debian package, when a tool is missing.

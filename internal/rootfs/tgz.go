@@ -42,7 +42,15 @@ const (
 // renamed; on an error or a cancelled ctx the temporary file is removed.
 // The SHA-256 and size are computed from the compressed bytes as they
 // are written.
-func WriteTGZ(ctx context.Context, path string, level int, write func(io.Writer) error) (out Output, err error) {
+func WriteTGZ(ctx context.Context, path string, level int, write func(io.Writer) error) (Output, error) {
+	return WriteGzipMembers(ctx, path, level, func(m *GzipMembers) error { return write(m) })
+}
+
+// WriteGzipMembers is WriteTGZ for a producer that may also append
+// precompressed gzip members between its writes (GzipMembers.AppendMember),
+// as a ddgz export does for long runs of zeros. What it writes through
+// GzipMembers.Write alone comes out byte for byte as from WriteTGZ.
+func WriteGzipMembers(ctx context.Context, path string, level int, write func(*GzipMembers) error) (out Output, err error) {
 	if level < 1 || level > 9 {
 		return Output{}, fmt.Errorf("compression level %d is out of range: use 1 (fastest) to 9 (smallest); %d is the default", level, DefaultCompressionLevel)
 	}
@@ -61,15 +69,9 @@ func WriteTGZ(ctx context.Context, path string, level int, write func(io.Writer)
 	hash := sha256.New()
 	counted := &countingWriter{w: io.MultiWriter(tmp, hash)}
 	buffered := bufio.NewWriterSize(counted, outputBufferSize)
-	gz, err := pgzip.NewWriterLevel(buffered, level)
-	if err != nil {
-		return Output{}, err
-	}
-	if err := gz.SetConcurrency(gzipBlockSize, gzipBlocksPerCPU*runtime.GOMAXPROCS(0)); err != nil {
-		return Output{}, err
-	}
-	writeErr := write(&ctxWriter{ctx: ctx, w: gz})
-	closeErr := gz.Close()
+	members := &GzipMembers{ctx: ctx, level: level, dst: buffered}
+	writeErr := write(members)
+	closeErr := members.finish()
 	if err := errors.Join(writeErr, ctx.Err(), closeErr); err != nil {
 		return Output{}, fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -80,6 +82,89 @@ func WriteTGZ(ctx context.Context, path string, level int, write func(io.Writer)
 		return Output{}, err
 	}
 	return Output{Path: path, SHA256: hex.EncodeToString(hash.Sum(nil)), Size: counted.n}, nil
+}
+
+// GzipMembers writes a gzip file as a sequence of members (RFC 1952),
+// which gzip readers (GNU zcat, Go's gzip.Reader) decompress one after
+// another as one stream. Write compresses into the current member, starting
+// one when none is open; AppendMember ends it and copies a finished member.
+// Writes fail once the context is done, so that a cancelled export stops
+// at the next write whatever the producer does.
+type GzipMembers struct {
+	ctx     context.Context
+	level   int
+	dst     io.Writer     // the file, through its hash and byte count
+	gz      *pgzip.Writer // reused from member to member
+	open    bool          // gz has a member in progress
+	written int           // members finished so far
+}
+
+// Write compresses p into the current member.
+func (m *GzipMembers) Write(p []byte) (int, error) {
+	if err := m.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if !m.open {
+		if err := m.startMember(); err != nil {
+			return 0, err
+		}
+	}
+	return m.gz.Write(p)
+}
+
+// AppendMember ends the current member and writes member, which must be
+// one or more complete gzip members, as it is.
+func (m *GzipMembers) AppendMember(member []byte) error {
+	if err := m.ctx.Err(); err != nil {
+		return err
+	}
+	if err := m.endMember(); err != nil {
+		return err
+	}
+	if _, err := m.dst.Write(member); err != nil {
+		return err
+	}
+	m.written++
+	return nil
+}
+
+func (m *GzipMembers) startMember() error {
+	if m.gz == nil {
+		gz, err := pgzip.NewWriterLevel(m.dst, m.level)
+		if err != nil {
+			return err
+		}
+		m.gz = gz
+	} else {
+		// Reset keeps the compressors but also the library's default
+		// concurrency, which SetConcurrency then replaces.
+		m.gz.Reset(m.dst)
+	}
+	if err := m.gz.SetConcurrency(gzipBlockSize, gzipBlocksPerCPU*runtime.GOMAXPROCS(0)); err != nil {
+		return err
+	}
+	m.open = true
+	return nil
+}
+
+func (m *GzipMembers) endMember() error {
+	if !m.open {
+		return nil
+	}
+	m.open = false
+	m.written++
+	return m.gz.Close()
+}
+
+// finish ends the last member; a file with nothing written still gets
+// one (empty) member, so that it is valid gzip.
+func (m *GzipMembers) finish() error {
+	if m.written == 0 && !m.open {
+		if err := m.startMember(); err != nil {
+			return err
+		}
+	}
+	return m.endMember()
 }
 
 // finishFile makes the temporary file durable and gives it its name.
@@ -97,18 +182,4 @@ func finishFile(tmp *os.File, path string) error {
 		return fmt.Errorf("moving the finished file into place: %w", err)
 	}
 	return nil
-}
-
-// ctxWriter fails writes once ctx is done, so that a cancelled export
-// stops at the next write whatever the producer does.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c *ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }

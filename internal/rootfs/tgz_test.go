@@ -95,3 +95,56 @@ func TestProgressWrappers(t *testing.T) {
 	require.Equal(t, 40, n)
 	require.Equal(t, int64(100), read)
 }
+
+// gzipWithGNU compresses data with GNU gzip into one member.
+func gzipWithGNU(t *testing.T, data string) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "member")
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+	return []byte(run(t, "gzip", "-c", path))
+}
+
+func TestGzipMembersInterleavePrecompressedMembers(t *testing.T) {
+	dir := t.TempDir()
+	// More than one pgzip block before the appended member, so that
+	// ending the member waits for compressors in flight.
+	first := strings.Repeat("first member, compressed here ", 100000)
+	middle := gzipWithGNU(t, "appended as it is\n")
+	out, err := WriteGzipMembers(context.Background(), filepath.Join(dir, "m.gz"), 6, func(m *GzipMembers) error {
+		if _, err := m.Write([]byte(first)); err != nil {
+			return err
+		}
+		if err := m.AppendMember(middle); err != nil {
+			return err
+		}
+		if err := m.AppendMember(middle); err != nil {
+			return err
+		}
+		_, err := m.Write([]byte("last\n"))
+		return err
+	})
+	require.NoError(t, err)
+	require.Equal(t, first+"appended as it is\nappended as it is\nlast\n", run(t, "gzip", "-dc", out.Path))
+	require.Equal(t, strings.Fields(run(t, "sha256sum", out.Path))[0], out.SHA256)
+	st, err := os.Stat(out.Path)
+	require.NoError(t, err)
+	require.Equal(t, st.Size(), out.Size)
+}
+
+func TestGzipMembersWithNothingWrittenIsEmptyGzip(t *testing.T) {
+	out, err := WriteGzipMembers(context.Background(), filepath.Join(t.TempDir(), "e.gz"), 6, func(*GzipMembers) error { return nil })
+	require.NoError(t, err)
+	require.Empty(t, run(t, "gzip", "-dc", out.Path))
+	require.Positive(t, out.Size)
+}
+
+func TestGzipMembersCancelledAppendFails(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := WriteGzipMembers(ctx, filepath.Join(dir, "c.gz"), 6, func(m *GzipMembers) error {
+		cancel()
+		return m.AppendMember(gzipWithGNU(t, "never written"))
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	requireEmptyDir(t, dir)
+}
