@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,47 +17,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 const mib = 1 << 20
 
-// debianPackages names the package of each host tool the tests run.
-var debianPackages = map[string]string{
-	"mkfs.ext4": "e2fsprogs",
-	"mke2fs":    "e2fsprogs",
-	"mkfs.xfs":  "xfsprogs",
-	"mkfs.vfat": "dosfstools",
-	"sgdisk":    "gdisk",
-	"sfdisk":    "fdisk",
-	"qemu-img":  "qemu-utils",
-	"tar":       "tar",
-	"truncate":  "coreutils",
-	"dd":        "coreutils",
-	"sync":      "coreutils",
-	"cp":        "coreutils",
-	"debugfs":   "e2fsprogs",
-	"e2fsck":    "e2fsprogs",
-	"resize2fs": "e2fsprogs",
-	"pigz":      "pigz",
-	"fuse2fs":   "fuse2fs",
-	"zcat":      "gzip",
-}
-
-// requireTool fails, naming the Debian package, when a tool is missing.
-func requireTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is missing: apt-get install %s", name, debianPackages[name])
-	}
-}
-
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	requireTool(t, name)
-	out, err := exec.Command(name, args...).CombinedOutput()
-	require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), out)
-	return string(out)
-}
+var (
+	requireTool = testtool.Require
+	run         = testtool.CombinedOutput
+)
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	t.Helper()

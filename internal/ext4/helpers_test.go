@@ -5,37 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
-// toolPackages names the Debian package of each external tool the tests run.
-var toolPackages = map[string]string{
-	"mkfs.ext4": "e2fsprogs",
-	"debugfs":   "e2fsprogs",
-	"e2fsck":    "e2fsprogs",
-	"setfattr":  "attr",
-	"setfacl":   "acl",
-}
-
-// requireTools fails (never skips) when a tool is missing.
-func requireTools(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install the Debian package %s", tool, toolPackages[tool])
-		}
-	}
-}
-
-func command(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+var (
+	requireTools = testtool.Require
+	command      = testtool.CombinedOutput
+)
 
 const (
 	testLabel = "test-label"

@@ -1,42 +1,18 @@
 package rootfs
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
-// debianPackages names the package of each host tool the tests run.
-var debianPackages = map[string]string{
-	"tar":       "tar",
-	"gzip":      "gzip",
-	"setfattr":  "attr",
-	"setfacl":   "acl",
-	"setcap":    "libcap2-bin",
-	"sha256sum": "coreutils",
-}
-
-// run runs a host tool and returns its standard output; a missing tool
-// fails the test with the Debian package to install.
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is missing: apt-get install %s", name, debianPackages[name])
-	}
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "%s %s: %s", name, strings.Join(args, " "), stderr.String())
-	return string(out)
-}
+// run runs a host tool and returns its standard output.
+var run = testtool.Output
 
 // packDir packs the host directory src into dst with WriteTar and
 // WriteTGZ, as the exporter does with an image.
