@@ -19,13 +19,14 @@ type stepDownloadImage struct {
 func (s *stepDownloadImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	action := s.StepDownload.Run(ctx, state)
 	if err, ok := state.Get("error").(error); ok && action == multistep.ActionHalt && isChecksumMismatch(err) {
-		err = fmt.Errorf("image_checksum does not match the image: check image_checksum against image_url "+
-			"(a mirror's \"current\" image may be newer than the checksum you wrote down): %w", err)
-		state.Put("error", err)
-		state.Get("ui").(packersdk.Ui).Error(strings.SplitN(err.Error(), ": ", 2)[0])
+		state.Get("ui").(packersdk.Ui).Error(checksumMismatchHint)
+		state.Put("error", fmt.Errorf("%s: %w", checksumMismatchHint, err))
 	}
 	return action
 }
+
+const checksumMismatchHint = "image_checksum does not match the image: check image_checksum against image_url " +
+	"(a mirror's \"current\" image may be newer than the checksum you wrote down)"
 
 func isChecksumMismatch(err error) bool {
 	return strings.Contains(err.Error(), "Checksums did not match")
