@@ -18,6 +18,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
 	"github.com/c34478be/packer-plugin-maas/internal/packertest"
 	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 // qemuSource is the stock qemu builder (bundled with Packer 1.9.4) booting
@@ -147,12 +148,7 @@ const myHook = "#!/bin/bash\n# my own curtin hook \xe2\x9c\x93\tтест\nset -e
 // key, and the files the builds use.
 func newQemuEnv(t *testing.T, build string) *packertest.Env {
 	t.Helper()
-	for _, tool := range []struct{ program, pkg string }{
-		{"qemu-system-x86_64", "qemu-system-x86"}, {"genisoimage", "genisoimage"},
-	} {
-		_, err := exec.LookPath(tool.program)
-		require.NoError(t, err, "%s is needed (Debian package %s)", tool.program, tool.pkg)
-	}
+	testtool.Require(t, "qemu-system-x86_64", "genisoimage")
 	for _, f := range []string{"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"} {
 		require.FileExists(t, f, "UEFI firmware is needed (Debian package ovmf)")
 	}

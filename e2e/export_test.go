@@ -21,32 +21,12 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
 	"github.com/c34478be/packer-plugin-maas/internal/packertest"
 	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 	"github.com/c34478be/packer-plugin-maas/internal/testtree"
 )
 
-// exportTools names the Debian package of each host tool these tests run.
-var exportTools = map[string]string{
-	"qemu-img": "qemu-utils",
-	"sgdisk":   "gdisk",
-	"tar":      "tar",
-	"mount":    "mount",
-	"umount":   "mount",
-	"mkfs.xfs": "xfsprogs",
-	"setcap":   "libcap2-bin",
-	"truncate": "coreutils",
-	"dd":       "coreutils",
-}
-
 // sh runs a host tool; a missing tool fails the test naming its package.
-func sh(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is missing: apt-get install %s", name, exportTools[name])
-	}
-	out, err := exec.Command(name, args...).CombinedOutput()
-	require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), out)
-	return string(out)
-}
+var sh = testtool.CombinedOutput
 
 // rootOffset reads where partition 1 (the test image's root) starts.
 func rootOffset(t *testing.T, raw string) int64 {

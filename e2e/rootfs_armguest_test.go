@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 // TestRootfsArm64VMStartsItsFirmware runs an arm64 build through stock
@@ -18,12 +19,7 @@ import (
 // must run (its output is in the console tail). No arm64 cloud image can be
 // made here, so the disk is blank and the build must then fail cleanly.
 func TestRootfsArm64VMStartsItsFirmware(t *testing.T) {
-	for _, tool := range []struct{ program, pkg string }{
-		{"qemu-system-aarch64", "qemu-system-arm"}, {"qemu-img", "qemu-utils"},
-	} {
-		_, err := exec.LookPath(tool.program)
-		require.NoError(t, err, "%s is needed (Debian package %s)", tool.program, tool.pkg)
-	}
+	testtool.Require(t, "qemu-system-aarch64", "qemu-img")
 	_, err := os.Stat("/usr/share/AAVMF/AAVMF_CODE.fd")
 	require.NoError(t, err, "arm64 UEFI firmware is needed (Debian package qemu-efi-aarch64)")
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/packertest"
 	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 // BenchmarkRootfsVsPackerMaas times a whole `packer build` of the test
@@ -60,14 +60,8 @@ func (t buildTiming) String() string {
 func metricName(phase string) string { return strings.ReplaceAll(phase, " ", "-") }
 
 func checkBaselineTools(b *testing.B) {
-	for _, tool := range []struct{ program, pkg string }{
-		{"qemu-system-x86_64", "qemu-system-x86"}, {"genisoimage", "genisoimage"}, {"qemu-nbd", "qemu-utils"},
-		{"nbdkit", "nbdkit"}, {"nbdfuse", "libnbd-bin"}, {"fuse2fs", "fuse2fs"}, {"pigz", "pigz"},
-	} {
-		if _, err := exec.LookPath(tool.program); err != nil {
-			b.Fatalf("%s is needed for the packer-maas baseline (Debian package %s)", tool.program, tool.pkg)
-		}
-	}
+	// What the packer-maas baseline runs: its VM, seed ISO and export chain.
+	testtool.Require(b, "qemu-system-x86_64", "genisoimage", "qemu-nbd", "nbdkit", "nbdfuse", "fuse2fs", "pigz")
 	if os.Geteuid() != 0 {
 		b.Fatal("the packer-maas baseline's export chain needs root (fuse2fs must read every file)")
 	}
