@@ -1,7 +1,11 @@
 package diskimage
 
 import (
+	"bytes"
+	"container/list"
+	"errors"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -9,27 +13,70 @@ import (
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
 )
 
-// go-qcow2reader opens a decompressor for every compressed cluster it reads
-// and calls Read once, re-decompressing the cluster for each short read.
-// These decompressors come from pools and fill the caller's buffer in one
-// Read, so each cluster is inflated once; they also add zstd, which QEMU
-// writes with qemu-img convert -c -o compression_type=zstd.
+// go-qcow2reader opens a decompressor for every read of a compressed
+// cluster and inflates the cluster from its start each time, discarding up
+// to the offset read. The ext4 reader reads a 64 KiB cluster of small files
+// a few KiB at a time, so one cluster was inflated many times over. These
+// decompressors inflate a cluster once into a per-file cache of recent
+// clusters and serve reads from it; they also add zstd, which QEMU writes
+// with qemu-img convert -c -o compression_type=zstd.
 func init() {
-	qcow2.SetDecompressor(qcow2.CompressionTypeZlib, newDeflateCluster)
-	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, newZstdCluster)
+	qcow2.SetDecompressor(qcow2.CompressionTypeZlib, func(r io.Reader) (io.ReadCloser, error) {
+		return openCluster(r, inflateDeflate)
+	})
+	qcow2.SetDecompressor(qcow2.CompressionTypeZstd, func(r io.Reader) (io.ReadCloser, error) {
+		return openCluster(r, inflateZstd)
+	})
 }
 
 // zstdMaxWindow bounds a decoder's memory: a qcow2 cluster is at most
 // 2 MiB, so no legitimate cluster needs a larger window.
 const zstdMaxWindow = 4 << 20
 
-var deflateReaders, zstdDecoders sync.Pool
+// clusterCacheBytes bounds the inflated clusters kept per qcow2 file:
+// 64 clusters of the usual 64 KiB, or 2 of the largest (2 MiB). Reads of
+// one cluster come close together, so a larger cache gained nothing.
+const clusterCacheBytes = 4 << 20
 
-// fullReader fills p completely unless the compressed stream ends first.
-type fullReader struct {
-	r       io.Reader
-	release func()
+// qcow2File is the file go-qcow2reader reads one qcow2 image from. The
+// decompressors find it behind the section reader they are given, and with
+// it the image's cluster size and cache.
+type qcow2File struct {
+	*os.File
+	clusterSize int64
+	clusters    *clusterCache
 }
+
+// inflater inflates one compressed cluster from r into buf, returning how
+// many bytes it wrote; a stream shorter than buf is not an error here.
+type inflater func(r io.Reader, buf []byte) (int, error)
+
+func openCluster(r io.Reader, inflate inflater) (io.ReadCloser, error) {
+	sr, ok := r.(*io.SectionReader)
+	if !ok {
+		return nil, errors.New("compressed cluster: unexpected reader from go-qcow2reader")
+	}
+	outer, off, _ := sr.Outer()
+	file, ok := outer.(*qcow2File)
+	if !ok || file.clusterSize == 0 {
+		return nil, errors.New("compressed cluster: image not opened by this package")
+	}
+	data, err := file.clusters.get(off, func() ([]byte, error) {
+		buf := make([]byte, file.clusterSize)
+		n, err := inflate(sr, buf)
+		return buf[:n], err
+	})
+	if err != nil {
+		// go-qcow2reader would call this a failure to open the
+		// decompressor; as the read's error it says what happened.
+		return io.NopCloser(errorReader{err}), nil //nolint:nilerr // reported by Read
+	}
+	return io.NopCloser(&fullReader{r: bytes.NewReader(data)}), nil
+}
+
+// fullReader fills p completely unless the cluster's data ends first, and
+// then says io.EOF, so a short cluster reads as short, not as whole.
+type fullReader struct{ r io.Reader }
 
 func (f *fullReader) Read(p []byte) (int, error) {
 	n, err := io.ReadFull(f.r, p)
@@ -39,36 +86,102 @@ func (f *fullReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (f *fullReader) Close() error {
-	f.release()
-	return nil
-}
+// errorReader reports a cluster that failed to inflate.
+type errorReader struct{ err error }
 
-func newDeflateCluster(r io.Reader) (io.ReadCloser, error) {
+func (e errorReader) Read([]byte) (int, error) { return 0, e.err }
+
+var deflateReaders, zstdDecoders sync.Pool
+
+func inflateDeflate(r io.Reader, buf []byte) (int, error) {
 	fr, _ := deflateReaders.Get().(io.ReadCloser)
 	if fr == nil {
 		fr = flate.NewReader(r)
 	} else if err := fr.(flate.Resetter).Reset(r, nil); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return &fullReader{r: fr, release: func() { deflateReaders.Put(fr) }}, nil
+	defer deflateReaders.Put(fr)
+	return readAll(fr, buf)
 }
 
-func newZstdCluster(r io.Reader) (io.ReadCloser, error) {
+func inflateZstd(r io.Reader, buf []byte) (int, error) {
 	d, _ := zstdDecoders.Get().(*zstd.Decoder)
 	if d == nil {
 		var err error
 		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderMaxMemory(zstdMaxWindow))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	if err := d.Reset(r); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return &fullReader{r: d, release: func() {
+	defer func() {
 		_ = d.Reset(nil) // drop the reference to the image file
 		zstdDecoders.Put(d)
-	}}, nil
+	}()
+	return readAll(d, buf)
+}
+
+// readAll fills buf from r; a stream that ends early is a short cluster,
+// judged by the reader of the image, not an error here.
+func readAll(r io.Reader, buf []byte) (int, error) {
+	n, err := io.ReadFull(r, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return n, err
+}
+
+// clusterCache keeps the most recently inflated clusters of one file, keyed
+// by their offset in it, within clusterCacheBytes.
+type clusterCache struct {
+	mu    sync.Mutex
+	used  int
+	order *list.List // of *cachedCluster, most recent first
+	items map[int64]*list.Element
+}
+
+type cachedCluster struct {
+	off  int64
+	data []byte
+}
+
+func newClusterCache() *clusterCache {
+	return &clusterCache{order: list.New(), items: map[int64]*list.Element{}}
+}
+
+// get returns the cluster at off, inflating it with load when not cached.
+// load runs without the lock, so clusters can inflate in parallel; a
+// failed load is not cached.
+func (c *clusterCache) get(off int64, load func() ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	if e, ok := c.items[off]; ok {
+		c.order.MoveToFront(e)
+		c.mu.Unlock()
+		return e.Value.(*cachedCluster).data, nil
+	}
+	c.mu.Unlock()
+	data, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.add(off, data)
+	return data, nil
+}
+
+func (c *clusterCache) add(off int64, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[off]; ok {
+		return // inflated by another reader meanwhile
+	}
+	c.items[off] = c.order.PushFront(&cachedCluster{off: off, data: data})
+	c.used += len(data)
+	for c.used > clusterCacheBytes && c.order.Len() > 1 {
+		oldest := c.order.Remove(c.order.Back()).(*cachedCluster)
+		delete(c.items, oldest.off)
+		c.used -= len(oldest.data)
+	}
 }

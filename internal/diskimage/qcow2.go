@@ -465,7 +465,7 @@ func (l *qcow2Layer) fromBacking(start, end int64, emit func(Range)) error {
 
 // openQcow2Reader opens an already validated chain for reading.
 func openQcow2Reader(f *os.File) (image.Image, error) {
-	img, err := qcow2.Open(f, openBackingReader)
+	img, err := openQcow2File(f)
 	if err != nil {
 		return nil, err
 	}
@@ -473,6 +473,18 @@ func openQcow2Reader(f *os.File) (image.Image, error) {
 		_ = img.Close()
 		return nil, err
 	}
+	return img, nil
+}
+
+// openQcow2File opens f with go-qcow2reader through a qcow2File, so its
+// compressed clusters are inflated once into its own cache.
+func openQcow2File(f *os.File) (*qcow2.Qcow2, error) {
+	file := &qcow2File{File: f, clusters: newClusterCache()}
+	img, err := qcow2.Open(file, openBackingReader)
+	if err != nil {
+		return nil, err
+	}
+	file.clusterSize = int64(1) << img.Header.ClusterBits
 	return img, nil
 }
 
@@ -494,7 +506,7 @@ func openBackingReader(ra io.ReaderAt, declared image.Type) (image.Image, error)
 	if format == FormatRaw {
 		return raw.Open(f)
 	}
-	img, err := qcow2.Open(f, openBackingReader)
+	img, err := openQcow2File(f)
 	if err != nil {
 		return failedImage{err}, err
 	}

@@ -1,0 +1,54 @@
+package diskimage
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClusterCacheInflatesOnceAndStaysBounded(t *testing.T) {
+	c := newClusterCache()
+	loads := 0
+	load := func(size int) func() ([]byte, error) {
+		return func() ([]byte, error) { loads++; return make([]byte, size), nil }
+	}
+	const cluster = 64 << 10
+	for range 16 { // a cluster read a block at a time
+		_, err := c.get(0, load(cluster))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, loads, "a cached cluster was inflated again")
+
+	for off := int64(1); off <= 2*clusterCacheBytes/cluster; off++ {
+		_, err := c.get(off*cluster, load(cluster))
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, c.used, clusterCacheBytes)
+	assert.Len(t, c.items, c.order.Len())
+
+	loads = 0
+	_, err := c.get(0, load(cluster))
+	require.NoError(t, err)
+	assert.Equal(t, 1, loads, "the least recently used cluster was not evicted")
+}
+
+func TestClusterCacheKeepsNoFailedCluster(t *testing.T) {
+	c := newClusterCache()
+	corrupt := errors.New("corrupt deflate stream")
+	_, err := c.get(0, func() ([]byte, error) { return nil, corrupt })
+	require.ErrorIs(t, err, corrupt)
+	data, err := c.get(0, func() ([]byte, error) { return []byte("inflated"), nil })
+	require.NoError(t, err)
+	assert.Equal(t, "inflated", string(data))
+}
+
+func TestClusterCacheKeepsOneClusterLargerThanItsBudget(t *testing.T) {
+	c := newClusterCache()
+	big := make([]byte, clusterCacheBytes+1)
+	_, err := c.get(0, func() ([]byte, error) { return big, nil })
+	require.NoError(t, err)
+	_, err = c.get(0, func() ([]byte, error) { t.Fatal("reloaded"); return nil, nil })
+	require.NoError(t, err)
+}
