@@ -260,3 +260,25 @@ func TestImageSummary(t *testing.T) {
 
 	assert.Empty(t, Result{}.ImageSummary("amd64/generic"), "nothing to say when the OS was not read (ddgz)")
 }
+
+// The os-release files are those the distributions ship, cut to the
+// fields that decide the hint.
+func TestBaseImageHintFromOSRelease(t *testing.T) {
+	cases := map[string]string{
+		"ID=ubuntu\nVERSION_ID=\"24.04\"\nVERSION_CODENAME=noble\n":                    "ubuntu/noble",
+		"ID=\"rhel\"\nVERSION_ID=\"9.4\"\n":                                            "rhel/9",
+		"ID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"9\"\n":                   "centos/9",
+		"ID=\"ol\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"9.2\"\n":                          "ol/9",
+		"ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.5\"\n":           "rhel/9",
+		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"8.10\"\n":      "rhel/8",
+		"ID=fedora\nVERSION_ID=41\n":                                                   "",
+		"ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n":                    "",
+		"ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n":                               "",
+		"ID=opensuse-leap\nID_LIKE=\"suse opensuse\"\nVERSION_ID=\"15.6\"\n":           "",
+		"ID=ubuntu\nVERSION_ID=\"24.04\"\n":                                            "",
+		"# ID=rhel\nID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_CODENAME=wilma\n": "",
+	}
+	for osRelease, want := range cases {
+		assert.Equal(t, want, baseImageHint(parseOSRelease([]byte(osRelease))), osRelease)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
@@ -172,6 +173,12 @@ func baseImageHint(rel map[string]string) string {
 	case "rhel", "centos", "ol":
 		if major != "" {
 			return rel["ID"] + "/" + major
+		}
+	default:
+		// Rocky, AlmaLinux and other rebuilds: MAAS deploys them as the
+		// RHEL release they follow (packer-maas uploads them with rhel/N).
+		if slices.Contains(strings.Fields(rel["ID_LIKE"]), "rhel") && major != "" {
+			return "rhel/" + major
 		}
 	}
 	return ""
