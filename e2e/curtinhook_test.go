@@ -21,19 +21,9 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
-// qemuSource is the stock qemu builder (bundled with Packer 1.9.4) booting
-// the test cloud image the way a RHEL-family packer-maas template would:
-// UEFI, TCG, a NoCloud seed, a non-root SSH user with passwordless sudo.
-//
-// Debian's cloud kernel has no AHCI/IDE driver, so the seed ISO that
-// cd_files makes must reach the guest as a virtio disk. The builder's
-// cdrom_interface = "virtio-scsi" adds a device QEMU rejects (it cannot
-// place virtio-scsi-device on q35), and "virtio" collides with the system
-// disk's index 0; "none" only defines the drive (id cdrom0), which the
-// qemuargs below attach as virtio-blk. A -device in qemuargs replaces the
-// builder's default devices, all but the network card, which the builder
-// adds back itself.
-const qemuSource = `
+// requirePlugin makes packer init install this plugin for the builds on
+// stock-qemu-debian.pkr.hcl's VM.
+const requirePlugin = `
 packer {
   required_plugins {
     maas = {
@@ -41,51 +31,6 @@ packer {
       version = ">= 0.1.0"
     }
   }
-}
-
-variable "image" {
-  type = string
-}
-
-variable "image_sha256" {
-  type = string
-}
-
-source "qemu" "debian" {
-  iso_url          = var.image
-  iso_checksum     = "sha256:${var.image_sha256}"
-  disk_image       = true
-  use_backing_file = true
-  skip_resize_disk = true
-  format           = "qcow2"
-  vm_name          = "disk.qcow2"
-  output_directory = "output"
-
-  qemu_binary       = "qemu-system-x86_64"
-  accelerator       = "tcg"
-  machine_type      = "q35"
-  cpus              = 2
-  memory            = 2048
-  headless          = true
-  disk_interface    = "virtio"
-  net_device        = "virtio-net"
-  efi_firmware_code = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-  efi_firmware_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
-
-  cd_files        = ["seed/user-data", "seed/meta-data"]
-  cd_label        = "cidata"
-  cdrom_interface = "none"
-  qemuargs = [
-    ["-device", "virtio-blk-pci,drive=cdrom0"],
-    ["-device", "virtio-rng-pci"],
-    ["-serial", "file:console.log"],
-  ]
-
-  communicator         = "ssh"
-  ssh_username         = "builder"
-  ssh_private_key_file = "seed/id_ed25519"
-  ssh_timeout          = "15m"
-  shutdown_command     = "sudo -n shutdown -P now"
 }
 `
 
@@ -153,8 +98,8 @@ func newQemuEnv(t *testing.T, build string) *packertest.Env {
 		require.FileExists(t, f, "UEFI firmware is needed (Debian package ovmf)")
 	}
 	image := testimage.Path(t)
-	env := packertest.New(t)
-	env.WriteFile("build.pkr.hcl", qemuSource+build)
+	env := packertest.New(t, "testdata/stock-qemu-debian.pkr.hcl")
+	env.WriteFile("build.pkr.hcl", requirePlugin+build)
 	env.WriteFile("my-hook", myHook)
 	env.WriteFile("extra.cfg", "extra: settings\n")
 
@@ -171,7 +116,8 @@ func newQemuEnv(t *testing.T, build string) *packertest.Env {
 	key := env.WriteFile("seed/id_ed25519", string(privatePEM))
 	require.NoError(t, os.Chmod(key, 0o600))
 
-	env.ExtraEnv = []string{"PKR_VAR_image=" + image, "PKR_VAR_image_sha256=" + testimage.SHA256(t)}
+	env.ExtraEnv = []string{"PKR_VAR_image=" + image, "PKR_VAR_image_sha256=" + testimage.SHA256(t),
+		"PKR_VAR_ssh_private_key_file=seed/id_ed25519"}
 	return env
 }
 

@@ -104,7 +104,7 @@ var baselinePhases = []struct{ name, startsAt string }{
 // runPackerMaasBuild builds with the packer-maas-style template and takes
 // the phases from Packer's timestamped output.
 func runPackerMaasBuild(b *testing.B, image, sum string) buildTiming {
-	env := packertest.New(b, "testdata/rootfs-bench-packer-maas.pkr.hcl")
+	env := packertest.New(b, "testdata/stock-qemu-debian.pkr.hcl", "testdata/rootfs-bench-packer-maas.pkr.hcl")
 	env.WriteFile("seed/user-data", `#cloud-config
 ssh_pwauth: true
 users:
@@ -116,7 +116,8 @@ users:
 `)
 	env.WriteFile("seed/meta-data", fmt.Sprintf("instance-id: bench-%d\nlocal-hostname: bench\n", time.Now().UnixNano()))
 	chain := filepath.Join(packertest.ModuleRoot(b), "scripts", "bench-packer-maas-chain.sh")
-	env.ExtraEnv = []string{"PKR_VAR_image=" + image, "PKR_VAR_image_sha256=" + sum, "PKR_VAR_export_chain=" + chain}
+	env.ExtraEnv = []string{"PKR_VAR_image=" + image, "PKR_VAR_image_sha256=" + sum, "PKR_VAR_export_chain=" + chain,
+		"PKR_VAR_ssh_password=builder"}
 	start := time.Now()
 	res := env.MustRun("build", "-timestamp-ui", ".")
 	end := time.Now()
