@@ -20,8 +20,7 @@ targets=(linux_amd64 linux_arm64 darwin_amd64 darwin_arm64)
 
 fail() { printf 'release-snapshot: %s\n' "$*" >&2; exit 1; }
 
-base_version="$(sed -n 's/^[[:space:]]*Version = "\([0-9][0-9.]*\)"$/\1/p' version/version.go)"
-[ -n "$base_version" ] || fail "no Version = \"X.Y.Z\" line in version/version.go"
+base_version="$("$root_dir/scripts/release-version.sh")"
 version="${base_version}-dev"
 
 # goreleaser asks git for the remote's URL; in a checkout without a remote
