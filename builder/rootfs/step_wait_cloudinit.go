@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -26,6 +28,14 @@ func (s *stepWaitCloudInit) Run(ctx context.Context, state multistep.StateBag) m
 	// Its progress dots and status lines are shown only when they matter.
 	code, out, err := runRemoteQuietly(ctx, comm, "cloud-init status --wait --long")
 	out = strings.TrimSpace(strings.TrimLeft(out, ".")) // --wait's progress dots
+	if err == nil && code != 0 && !strings.Contains(out, "status:") {
+		// Seen once in CI: exit 1 and no status at all. Ask again, now
+		// that cloud-init is done, so the user still learns why.
+		log.Printf("cloud-init status --wait exited %d with output %q; asking again", code, out)
+		if _, again, err := runRemoteQuietly(ctx, comm, "cloud-init status --long"); err == nil && again != "" {
+			out = again
+		}
+	}
 	switch {
 	case err != nil:
 		return halt(state, fmt.Errorf("cloud-init status: %w", err))
@@ -56,7 +66,7 @@ func sayLines(ui packersdk.Ui, text string) {
 // and combined output (trimmed) without showing it. err is for when it
 // could not run at all.
 func runRemoteQuietly(ctx context.Context, comm packersdk.Communicator, command string) (int, string, error) {
-	var out bytes.Buffer
+	var out outputBuffer
 	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: &out}
 	if err := comm.Start(ctx, cmd); err != nil {
 		return 0, "", err
@@ -75,7 +85,7 @@ func runRemoteQuietly(ctx context.Context, comm packersdk.Communicator, command 
 // exit status and combined output (trimmed). err is for when it could not
 // run at all.
 func runRemote(ctx context.Context, comm packersdk.Communicator, ui packersdk.Ui, command string, stdin []byte) (int, string, error) {
-	var out bytes.Buffer
+	var out outputBuffer
 	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: &out}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
@@ -84,4 +94,25 @@ func runRemote(ctx context.Context, comm packersdk.Communicator, ui packersdk.Ui
 		return 0, strings.TrimSpace(out.String()), err
 	}
 	return cmd.ExitStatus(), strings.TrimSpace(out.String()), nil
+}
+
+// outputBuffer collects a remote command's stdout and stderr together, in
+// the order they arrive. The SSH communicator copies each stream in its
+// own goroutine, so a bytes.Buffer given as both would be written to
+// concurrently.
+type outputBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *outputBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *outputBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
