@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/c34478be/packer-plugin-maas/guestcmd"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 )
 
@@ -33,7 +35,7 @@ func (s *stepGeneralize) Run(ctx context.Context, state multistep.StateBag) mult
 		return halt(state, err)
 	}
 	ui.Say("Generalizing the image and powering the guest off...")
-	code, out, err := runRemote(ctx, comm, ui, "sudo -n sh -s", script)
+	code, out, err := guestcmd.RunWithUi(ctx, comm, ui, "sudo -n sh -s", bytes.NewReader(script))
 	generalized := strings.Contains(out, generalizedMarker)
 	switch {
 	case generalized:

@@ -1,14 +1,13 @@
 package curtinhook
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/c34478be/packer-plugin-maas/guestcmd"
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
 )
 
@@ -20,10 +19,6 @@ type guestShell struct {
 	stage string
 	sudo  bool
 }
-
-// maxOutput bounds the output kept from one script: the check script
-// prints a line per check, the others only errors.
-const maxOutput = 256 << 10
 
 func newGuestShell(ctx context.Context, comm packersdk.Communicator) (*guestShell, error) {
 	g := &guestShell{comm: comm}
@@ -94,13 +89,12 @@ func (g *guestShell) stream(ctx context.Context, ui packersdk.Ui, name, script s
 	if err != nil {
 		return err
 	}
-	var out boundedBuffer
-	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: &out}
-	if err := cmd.RunWithUi(ctx, g.comm, ui); err != nil {
-		return fmt.Errorf("running %s in the guest: %w", command, err)
+	status, out, err := guestcmd.RunWithUi(ctx, g.comm, ui, command, nil)
+	if err != nil {
+		return err
 	}
-	if status := cmd.ExitStatus(); status != 0 {
-		return g.exitError(command, status, out.String())
+	if status != 0 {
+		return g.exitError(command, status, out)
 	}
 	return nil
 }
@@ -115,19 +109,8 @@ func (g *guestShell) exitError(command string, status int, out string) error {
 
 // run runs command and returns its interleaved output and exit status.
 func (g *guestShell) run(ctx context.Context, command string) (string, int, error) {
-	var out boundedBuffer
-	cmd := &packersdk.RemoteCmd{Command: command, Stdout: &out, Stderr: &out}
-	if err := g.comm.Start(ctx, cmd); err != nil {
-		return "", 0, fmt.Errorf("starting %q in the guest: %w", command, err)
-	}
-	exited := make(chan int, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case status := <-exited:
-		return out.String(), status, nil
-	case <-ctx.Done():
-		return out.String(), 0, fmt.Errorf("%q in the guest: %w", command, ctx.Err())
-	}
+	status, out, err := guestcmd.Run(ctx, g.comm, command)
+	return out, status, err
 }
 
 func lastLines(s string, n int) string {
@@ -136,30 +119,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// boundedBuffer keeps the first maxOutput bytes written to it, from any
-// number of goroutines (a command's stdout and stderr).
-type boundedBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	dropped int
-}
-
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	keep := min(len(p), maxOutput-b.buf.Len())
-	b.buf.Write(p[:keep])
-	b.dropped += len(p) - keep
-	return len(p), nil
-}
-
-func (b *boundedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dropped > 0 {
-		return b.buf.String() + fmt.Sprintf("\n[%d more bytes of output dropped]", b.dropped)
-	}
-	return b.buf.String()
 }

@@ -275,14 +275,3 @@ func TestExitErrorExplainsSudo(t *testing.T) {
 	assert.Contains(t, err.Error(), "install: cannot stat")
 	assert.Equal(t, 19, strings.Count(err.Error(), "line\n"), "only the last 20 lines of output: 19 of 30 lines, then the error")
 }
-
-func TestBoundedBufferKeepsTheStart(t *testing.T) {
-	var b boundedBuffer
-	n, err := b.Write(bytes.Repeat([]byte("a"), maxOutput-1))
-	require.NoError(t, err)
-	assert.Equal(t, maxOutput-1, n)
-	n, err = b.Write([]byte("bcd"))
-	require.NoError(t, err)
-	assert.Equal(t, 3, n, "a writer that drops must still report the whole write")
-	assert.True(t, strings.HasSuffix(b.String(), "ab\n[2 more bytes of output dropped]"))
-}
