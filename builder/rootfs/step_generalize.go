@@ -52,6 +52,7 @@ func (s *stepGeneralize) Run(ctx context.Context, state multistep.StateBag) mult
 func (s *stepGeneralize) Cleanup(multistep.StateBag) {}
 
 func lastLine(s string) string {
+	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		return s[i+1:]
 	}

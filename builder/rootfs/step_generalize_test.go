@@ -1,6 +1,8 @@
 package rootfs
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -176,4 +180,19 @@ func TestGeneralizeProxyRemoval(t *testing.T) {
 	assert.Equal(t, "A=1\nB=2\n", run("A=1\nhttp_proxy=http://p:3128\nB=2\n"), "lines around the proxies stay in order")
 	assert.Empty(t, run(added), "only the build's lines: nothing is left")
 	assert.Equal(t, own, run(own), "nothing to remove")
+}
+
+func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
+	comm := &guestCommands{answers: map[string]guestAnswer{
+		"sudo -n sh -s": {3, "removing the build user\nuserdel: user packer-maas is currently used by process 1\n", ""},
+	}}
+	var ui bytes.Buffer
+	state := new(multistep.BasicStateBag)
+	state.Put("config", preparedConfig(t, nil))
+	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
+	state.Put("communicator", comm)
+
+	assert.Equal(t, multistep.ActionHalt, (&stepGeneralize{}).Run(context.Background(), state))
+	require.EqualError(t, state.Get("error").(error),
+		"generalizing the image failed (exit 3): userdel: user packer-maas is currently used by process 1")
 }

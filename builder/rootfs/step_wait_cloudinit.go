@@ -32,8 +32,8 @@ func (s *stepWaitCloudInit) Run(ctx context.Context, state multistep.StateBag) m
 		// Seen once in CI: exit 1 and no status at all. Ask again, now
 		// that cloud-init is done, so the user still learns why.
 		log.Printf("cloud-init status --wait exited %d with output %q; asking again", code, out)
-		if _, again, err := guestcmd.Run(ctx, comm, "cloud-init status --long"); err == nil && again != "" {
-			out = again
+		if _, again, err := guestcmd.Run(ctx, comm, "cloud-init status --long"); err == nil && strings.TrimSpace(again) != "" {
+			out = strings.TrimSpace(again)
 		}
 	}
 	switch {
