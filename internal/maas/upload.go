@@ -53,6 +53,10 @@ type UploadResult struct {
 	AlreadyPresent bool
 	// APIVersion is "2.0" or "3".
 	APIVersion string
+	// SHA256 and Size describe the file sent: the request's, or computed
+	// from the file when the request had none.
+	SHA256 string
+	Size   int64
 }
 
 // cleanupTimeout bounds the delete after a failed or cancelled upload.
@@ -65,6 +69,12 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 		return UploadResult{}, err
 	}
 	defer f.Close()
+	res, err := c.upload(ctx, f, req)
+	res.SHA256, res.Size = req.SHA256, req.Size
+	return res, err
+}
+
+func (c *Client) upload(ctx context.Context, f *os.File, req UploadRequest) (UploadResult, error) {
 	if c.opts.Username != "" && c.opts.Password != "" {
 		res, err := c.uploadV3(ctx, f, req)
 		if !errors.Is(err, errNoAPIv3) {

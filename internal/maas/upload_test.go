@@ -318,6 +318,18 @@ func TestUploadFailureKeepsEarlierVersions(t *testing.T) {
 	assert.Zero(t, fake.Stats().Deletes)
 }
 
+func TestUploadReportsTheDigestItComputed(t *testing.T) {
+	fake := startFake(t)
+	path, sum := writeImage(t, mib, 12)
+	req := request(path, sum, mib)
+	req.SHA256, req.Size = "", 0 // as from a builder that records neither
+	res, err := newClient(t, fake, nil).Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, sum, res.SHA256)
+	assert.Equal(t, int64(mib), res.Size)
+	requireOnlyComplete(t, fake, sum, mib)
+}
+
 func TestUploadAPIv3(t *testing.T) {
 	fake := startFake(t)
 	fake.V3 = true
@@ -333,6 +345,7 @@ func TestUploadAPIv3(t *testing.T) {
 	assert.Equal(t, "3", res.APIVersion)
 	f := requireOnlyComplete(t, fake, sum, size)
 	assert.Equal(t, f.ResourceID, res.Resource.ID)
+	assert.Equal(t, req.Name, res.Resource.Name)
 	assert.Equal(t, 1, fake.Stats().V3Uploads)
 	assert.Zero(t, fake.Stats().Puts, "API 3 sends the file in one request")
 	assert.Equal(t, size, progressed)
@@ -382,10 +395,34 @@ func TestWaitComplete(t *testing.T) {
 	require.NoError(t, err)
 	readsBefore := fake.Stats().Reads
 
-	done, err := client.WaitComplete(context.Background(), res.Resource.ID, sum)
+	done, version, err := client.WaitComplete(context.Background(), res.Resource.ID, sum)
 	require.NoError(t, err)
-	assert.True(t, done.Sets[res.Version].Complete)
+	assert.Equal(t, res.Version, version)
+	assert.True(t, done.Sets[version].Complete)
 	assert.GreaterOrEqual(t, fake.Stats().Reads-readsBefore, 2, "the set became complete only after the sync reads")
+}
+
+// API 3 answers with the boot resource's id only (no sets); API 2.0 reads
+// the same resource by that id, so waiting works after either upload.
+func TestWaitCompleteAfterAPIv3(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	fake.SyncReads = 3
+	path, sum := writeImage(t, mib, 16)
+	client := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	})
+	res, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+	require.Equal(t, "3", res.APIVersion)
+	assert.Empty(t, res.Version, "API 3 does not say which version it made")
+
+	done, version, err := client.WaitComplete(context.Background(), res.Resource.ID, sum)
+	require.NoError(t, err)
+	f := requireOnlyComplete(t, fake, sum, mib)
+	assert.Equal(t, f.ResourceID, done.ID)
+	assert.NotEmpty(t, version)
+	assert.True(t, done.Sets[version].Complete)
 }
 
 func TestWaitCompleteHonoursContext(t *testing.T) {
@@ -397,7 +434,7 @@ func TestWaitCompleteHonoursContext(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = client.WaitComplete(ctx, res.Resource.ID, sum)
+	_, _, err = client.WaitComplete(ctx, res.Resource.ID, sum)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 	assert.True(t, strings.Contains(err.Error(), "to become complete"), "got %v", err)
 }

@@ -100,10 +100,15 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 	if err != nil {
 		return UploadResult{}, err
 	}
-	var res Resource
-	if err := json.Unmarshal(data, &res); err != nil {
-		return UploadResult{}, fmt.Errorf("MAAS API 3 answered the upload with invalid JSON: %w", err)
+	// The answer is an Image (maasapiserver's ImageResponse): the boot
+	// resource's id, the same as API 2.0's, but no sets or files.
+	var image struct {
+		ID int `json:"id"`
 	}
+	if err := json.Unmarshal(data, &image); err != nil || image.ID <= 0 {
+		return UploadResult{}, fmt.Errorf("MAAS API 3 answered the upload without a boot resource id: %.200s", data)
+	}
+	res := Resource{ID: image.ID, Name: req.Name, Architecture: req.Architecture}
 	return UploadResult{Resource: res, APIVersion: "3"}, nil
 }
 
@@ -132,19 +137,21 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WaitComplete polls the resource until the set holding the file with
-// this sha256 is complete (MAAS then has it on its rack controllers).
-func (c *Client) WaitComplete(ctx context.Context, id int, sum string) (Resource, error) {
+// WaitComplete polls the resource through API 2.0 until the set holding
+// the file with this sha256 is complete (MAAS then has it on its rack
+// controllers), and returns the resource and that set's version. It works
+// after either API's upload: both name the resource by the same id.
+func (c *Client) WaitComplete(ctx context.Context, id int, sum string) (Resource, string, error) {
 	for polls := 1; ; polls++ {
 		st, err := c.readFile(ctx, id, sum)
 		if err != nil {
-			return Resource{}, fmt.Errorf("waiting for boot resource %d to become complete: %w", id, err)
+			return Resource{}, "", fmt.Errorf("waiting for boot resource %d to become complete: %w", id, err)
 		}
 		if st.resource.Sets[st.version].Complete {
-			return st.resource, nil
+			return st.resource, st.version, nil
 		}
 		if err := sleep(ctx, c.opts.PollInterval); err != nil {
-			return Resource{}, fmt.Errorf("waiting for boot resource %d (version %s) to become complete, %d polls: %w", id, st.version, polls, err)
+			return Resource{}, "", fmt.Errorf("waiting for boot resource %d (version %s) to become complete, %d polls: %w", id, st.version, polls, err)
 		}
 	}
 }

@@ -70,8 +70,9 @@ type Config struct {
 	CACert string `mapstructure:"ca_cert"`
 	// Skip TLS certificate verification. Only for test installations.
 	InsecureSkipTLSVerify bool `mapstructure:"insecure_skip_tls_verify"`
-	// After an API 2.0 upload, wait until MAAS reports the new version
-	// complete (synced to its rack controllers), at most `wait_timeout`.
+	// After the upload (through either API), wait until MAAS reports the
+	// new version complete (synced to its rack controllers), at most
+	// `wait_timeout`.
 	WaitComplete bool `mapstructure:"wait_complete"`
 	// How long `wait_complete` waits, e.g. `30m` (the default).
 	WaitTimeout time.Duration `mapstructure:"wait_timeout"`

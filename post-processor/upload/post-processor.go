@@ -51,14 +51,16 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, fmt.Errorf("maas-upload: %w", err)
 	}
+	// The client computed them if the incoming artifact had none.
+	req.SHA256, req.Size = result.SHA256, result.Size
 	if result.AlreadyPresent {
 		ui.Say(fmt.Sprintf("MAAS already holds this content (sha256 %s); nothing was uploaded", req.SHA256))
 	}
-	res := result.Resource
-	if p.config.WaitComplete && result.APIVersion == "2.0" {
+	res, version := result.Resource, result.Version
+	if p.config.WaitComplete {
 		ui.Say("Waiting for MAAS to report the image complete...")
 		waitCtx, cancel := context.WithTimeout(ctx, p.config.WaitTimeout)
-		res, err = client.WaitComplete(waitCtx, res.ID, req.SHA256)
+		res, version, err = client.WaitComplete(waitCtx, res.ID, req.SHA256)
 		cancel()
 		if err != nil {
 			return nil, false, false, fmt.Errorf("maas-upload: uploaded as boot resource %d, but %w", result.Resource.ID, err)
@@ -66,7 +68,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	artifact := &Artifact{
 		MAASURL: p.config.MAASURL, ResourceID: res.ID, Name: req.Name, Architecture: req.Architecture,
-		Version: result.Version, SHA256: req.SHA256, Size: req.Size,
+		Version: version, SHA256: req.SHA256, Size: req.Size,
 	}
 	ui.Say(fmt.Sprintf("Uploaded: MAAS boot resource %d, %s (%s), sha256 %s", res.ID, req.Name, req.Architecture, req.SHA256))
 	ui.Say("Deploy it with: " + deployCommand(req.Name))

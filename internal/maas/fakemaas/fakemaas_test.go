@@ -268,6 +268,7 @@ func TestAPIv3(t *testing.T) {
 
 	content := []byte("v3 content")
 	sum := sha256.Sum256(content)
+	var answer string
 	upload := func(auth, sha string) int {
 		req, err := http.NewRequest("POST", fake.URL+"/a/v3/custom_images", bytes.NewReader(content))
 		require.NoError(t, err)
@@ -279,7 +280,10 @@ func TestAPIv3(t *testing.T) {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		resp.Body.Close()
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		answer = string(data)
 		return resp.StatusCode
 	}
 	good := hex.EncodeToString(sum[:])
@@ -287,10 +291,14 @@ func TestAPIv3(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, upload("Bearer "+token.AccessToken, "xyz"))
 	assert.Equal(t, http.StatusBadRequest, upload("Bearer "+token.AccessToken, strings.Repeat("0", 64)))
 	assert.Equal(t, http.StatusCreated, upload("Bearer "+token.AccessToken, good))
-	assert.Equal(t, http.StatusConflict, upload("Bearer "+token.AccessToken, good))
 	files := fake.Files()
 	require.Len(t, files, 1)
 	assert.True(t, files[0].Complete)
+	// maasapiserver's ImageResponse: the boot resource id, no sets.
+	assert.JSONEq(t, fmt.Sprintf(`{"kind": "Image", "id": %d, "os": "custom", "release": "v3", "title": "v3",
+		"architecture": "amd64", "_links": {"self": {"href": "/MAAS/a/v3/custom_images/%d"}}}`,
+		files[0].ResourceID, files[0].ResourceID), answer)
+	assert.Equal(t, http.StatusConflict, upload("Bearer "+token.AccessToken, good))
 
 	fake.Now = func() time.Time { return time.Now().Add(11 * time.Minute) }
 	assert.Equal(t, http.StatusUnauthorized, upload("Bearer "+token.AccessToken, good), "tokens last 10 minutes")

@@ -2,6 +2,7 @@ package fakemaas
 
 import (
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -98,7 +99,27 @@ func (s *Server) customImage(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
-	body := s.render(res, true)
+	body := renderImage(res)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, body)
+}
+
+// renderImage is API 3's answer to an upload, maasapiserver's ImageResponse
+// for a boot resource: its id (the same as API 2.0's), its name split into
+// os and release ("custom" when it has no os), the architecture without
+// subarchitecture, and no sets or files.
+func renderImage(res *resource) map[string]any {
+	osName, release, ok := strings.Cut(res.Name, "/")
+	if !ok {
+		osName, release = "custom", res.Name
+	}
+	arch, _, _ := strings.Cut(res.Arch, "/")
+	title := res.Title
+	if title == "" {
+		title = release
+	}
+	return map[string]any{
+		"kind": "Image", "id": res.ID, "os": osName, "release": release, "title": title, "architecture": arch,
+		"_links": map[string]any{"self": map[string]any{"href": fmt.Sprintf("/MAAS/a/v3/custom_images/%d", res.ID)}},
+	}
 }
