@@ -77,10 +77,14 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 func (c *Client) upload(ctx context.Context, f *os.File, req UploadRequest) (UploadResult, error) {
 	if c.opts.Username != "" && c.opts.Password != "" {
 		res, err := c.uploadV3(ctx, f, req)
-		if !errors.Is(err, errNoAPIv3) {
+		switch {
+		case errors.Is(err, errNoAPIv3):
+			c.opts.Logf("MAAS at %s offers no API 3; uploading through API 2.0 in chunks", c.root.Host)
+		case errors.Is(err, errV3Exists):
+			c.opts.Logf("MAAS already holds %s for %s from an API 3 upload, which cannot take a new version; uploading it through API 2.0 in chunks", req.Name, req.Architecture)
+		default:
 			return res, err
 		}
-		c.opts.Logf("MAAS at %s offers no API 3; uploading through API 2.0 in chunks", c.root.Host)
 	}
 	return c.uploadV2(ctx, f, req)
 }

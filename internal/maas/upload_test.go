@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -362,6 +363,34 @@ func TestUploadAPIv3LostAnswerIsNotAnError(t *testing.T) {
 	require.NoError(t, err, "the retry's 409 must be recognised as the earlier attempt's success")
 	requireOnlyComplete(t, fake, sum, 2*mib)
 	assert.Equal(t, "3", res.APIVersion)
+}
+
+// API 3 refuses (409) a name and architecture it has uploaded before, even
+// with new content; API 2.0 adds the new content as a version of that
+// resource, as a rebuild of the same image needs.
+func TestUploadAPIv3NewContentForTheSameNameGoesThroughAPIv2(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	var logged []string
+	client := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+		o.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	})
+	first, firstSum := writeImage(t, mib, 20)
+	res1, err := client.Upload(context.Background(), request(first, firstSum, mib))
+	require.NoError(t, err)
+	require.Equal(t, "3", res1.APIVersion)
+
+	second, secondSum := writeImage(t, 2*mib, 21)
+	res2, err := client.Upload(context.Background(), request(second, secondSum, 2*mib))
+	require.NoError(t, err)
+	assert.Equal(t, "2.0", res2.APIVersion)
+	assert.Equal(t, res1.Resource.ID, res2.Resource.ID, "a new version of the same resource")
+	assert.NotEmpty(t, res2.Version)
+	assert.Equal(t, 1, fake.Stats().V3Uploads)
+	f := requireOnlyComplete(t, fake, secondSum, 2*mib)
+	assert.Equal(t, res2.Version, f.Version)
+	assert.Contains(t, strings.Join(logged, "\n"), "from an API 3 upload, which cannot take a new version")
 }
 
 func TestUploadAPIv3WrongPassword(t *testing.T) {

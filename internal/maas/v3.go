@@ -16,6 +16,11 @@ import (
 // errNoAPIv3 means the server has no API 3 login; Upload falls back to 2.0.
 var errNoAPIv3 = errors.New("MAAS offers no API 3")
 
+// errV3Exists means API 3 refused the upload (409) because the name and
+// architecture were uploaded through it before. API 3 cannot add a version
+// to that resource; API 2.0 can, so Upload falls back to it.
+var errV3Exists = errors.New("MAAS API 3 holds this name and architecture already")
+
 // loginV3 trades username and password for a bearer token.
 func (c *Client) loginV3(ctx context.Context) (string, error) {
 	form := url.Values{"username": {c.opts.Username}, "password": {c.opts.Password}}.Encode()
@@ -95,7 +100,7 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 			reportProgress(req.Progress, reported.Load(), req.Size)
 			return UploadResult{Resource: res, Version: version, APIVersion: "3"}, nil
 		}
-		return UploadResult{}, fmt.Errorf("%w: %s for %s was already uploaded through API 3; delete it in MAAS or choose another name", err, req.Name, req.Architecture)
+		return UploadResult{}, errV3Exists
 	}
 	if err != nil {
 		return UploadResult{}, err
