@@ -10,15 +10,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 // tool runs an independent reader, failing the test (naming the Debian
-// package) when it is missing.
-func tool(t *testing.T, debianPackage, name string, args ...string) string {
+// package) when it is missing. It is not testtool.CombinedOutput because
+// mtools needs its environment.
+func tool(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is missing: apt-get install %s", name, debianPackage)
-	}
+	testtool.Require(t, name)
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=0", "LC_ALL=C")
 	out, err := cmd.CombinedOutput()
@@ -40,17 +41,17 @@ func randomBytes(n int, seed uint64) []byte {
 // checkSeed reads the seed back with mtools, dosfstools and blkid.
 func checkSeed(t *testing.T, path string, files map[string][]byte) {
 	t.Helper()
-	fsck := tool(t, "dosfstools", "fsck.fat", "-n", "-v", path)
+	fsck := tool(t, "fsck.fat", "-n", "-v", path)
 	if !strings.Contains(fsck, "12 bit entries") {
 		t.Errorf("fsck.fat does not see a FAT12:\n%s", fsck)
 	}
-	probe := tool(t, "util-linux", "blkid", "-p", "-o", "export", path)
+	probe := tool(t, "blkid", "-p", "-o", "export", path)
 	for _, want := range []string{"TYPE=vfat", "LABEL=CIDATA"} {
 		if !strings.Contains(probe, want+"\n") {
 			t.Errorf("blkid output lacks %s:\n%s", want, probe)
 		}
 	}
-	listing := tool(t, "mtools", "mdir", "-i", path, "-b", "::/")
+	listing := tool(t, "mdir", "-i", path, "-b", "::/")
 	var listed []string
 	for _, line := range strings.Split(strings.TrimSpace(listing), "\n") {
 		listed = append(listed, strings.TrimPrefix(line, "::/"))
@@ -65,7 +66,7 @@ func checkSeed(t *testing.T, path string, files map[string][]byte) {
 		t.Errorf("mdir lists %q, want %q", listed, want)
 	}
 	for name, content := range files {
-		got := tool(t, "mtools", "mtype", "-i", path, "::/"+name)
+		got := tool(t, "mtype", "-i", path, "::/"+name)
 		if !bytes.Equal([]byte(got), content) {
 			t.Errorf("%s reads back as %d bytes, want %d bytes", name, len(got), len(content))
 		}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 // fakeRoot is an image root directory for the check script to inspect.
@@ -71,8 +73,7 @@ func (r fakeRoot) run(p Params) map[string]Result {
 	require.NoError(r.t, os.WriteFile(script, []byte(CheckScript(p)), 0o644))
 	var first map[string]Result
 	for _, shell := range []string{"dash", "bash"} {
-		_, err := exec.LookPath(shell)
-		require.NoError(r.t, err, "%s is needed (Debian package %s)", shell, shell)
+		testtool.Require(r.t, shell)
 		out, err := exec.Command(shell, script).CombinedOutput()
 		require.NoError(r.t, err, "%s %s:\n%s", shell, script, out)
 		results, err := ParseResults(string(out))
@@ -252,10 +253,7 @@ func TestChecksKernelInstalled(t *testing.T) {
 // TestChecksKernelInstalledWithRPM registers a package in a fake
 // RHEL-family image's rpm database, as dnf would, and checks through rpm.
 func TestChecksKernelInstalledWithRPM(t *testing.T) {
-	for _, tool := range []string{"rpm", "rpmbuild"} {
-		_, err := exec.LookPath(tool)
-		require.NoError(t, err, "%s is needed (Debian package rpm)", tool)
-	}
+	testtool.Require(t, "rpm", "rpmbuild")
 	work := t.TempDir()
 	spec := filepath.Join(work, "kernel-rt.spec")
 	writeFile(t, spec, "Name: kernel-rt\nVersion: 5.14.0\nRelease: 1\nSummary: stand-in\nLicense: none\n"+

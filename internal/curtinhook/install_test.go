@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 func TestModeFor(t *testing.T) {
@@ -149,8 +151,7 @@ func TestValidateSettings(t *testing.T) {
 // TestScriptsPassShellcheck holds every generated script to POSIX sh, so
 // that it runs on whatever /bin/sh the guest has (dash, bash, busybox).
 func TestScriptsPassShellcheck(t *testing.T) {
-	_, err := exec.LookPath("shellcheck")
-	require.NoError(t, err, "shellcheck is needed (Debian package shellcheck)")
+	testtool.Require(t, "shellcheck")
 	scripts := map[string]string{
 		"checks":         CheckScript(Params{Root: "/r", CustomKernel: "k", InstallKernel: true, Waived: []string{"netplan"}}),
 		"install":        InstallScript("", "/tmp/stage", []File{{HookName, HookMode}, {CustomKernelName, DataMode}}),

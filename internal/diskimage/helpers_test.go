@@ -10,48 +10,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// debianPackage names the package that provides each external tool the
-// tests drive.
-var debianPackage = map[string]string{
-	"qemu-img":   "qemu-utils",
-	"qemu-io":    "qemu-utils",
-	"sgdisk":     "gdisk",
-	"sfdisk":     "fdisk",
-	"fdisk":      "fdisk",
-	"truncate":   "coreutils",
-	"mkfs.ext4":  "e2fsprogs",
-	"mkfs.ext2":  "e2fsprogs",
-	"mkfs.ext3":  "e2fsprogs",
-	"mkfs.xfs":   "xfsprogs",
-	"mkfs.vfat":  "dosfstools",
-	"mkswap":     "util-linux",
-	"mkfs.btrfs": "btrfs-progs",
-	"cp":         "coreutils",
-	"dd":         "coreutils",
-}
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+)
 
 // run runs a tool and fails the test with its output when it fails or is
 // missing.
-func run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is not installed: apt-get install %s", name, debianPackage[name])
-	}
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+var run = testtool.CombinedOutput
 
 // runStdin is run with text on standard input.
 func runStdin(t testing.TB, stdin, name string, args ...string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is not installed: apt-get install %s", name, debianPackage[name])
-	}
+	testtool.Require(t, name)
 	cmd := exec.Command(name, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {

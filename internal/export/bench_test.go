@@ -102,14 +102,7 @@ func exportFiletypeInChild(b *testing.B, input, filetype string, level int) meas
 // nbdkit's partition filter, nbdfuse, fuse2fs, GNU tar and pigz -9.
 func packerMaasChain(b *testing.B, image string, partition int) measured {
 	b.Helper()
-	for _, tool := range []string{"qemu-img", "pigz", "fuse2fs", "tar"} {
-		requireTool(b, tool)
-	}
-	for tool, pkg := range map[string]string{"qemu-nbd": "qemu-utils", "nbdkit": "nbdkit", "nbdfuse": "libnbd-bin"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			b.Fatalf("%s is missing: apt-get install %s", tool, pkg)
-		}
-	}
+	requireTool(b, "qemu-img", "pigz", "fuse2fs", "tar", "qemu-nbd", "nbdkit", "nbdfuse")
 	output := filepath.Join(b.TempDir(), "chain.tar.gz")
 	script := filepath.Join(moduleRoot(b), "scripts", "bench-packer-maas-chain.sh")
 	return measure(b, exec.Command("bash", script, image, fmt.Sprint(partition), output), output)

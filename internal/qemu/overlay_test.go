@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 func qemuImgInfo(t *testing.T, path string) (backing, backingFormat string) {
@@ -28,8 +30,7 @@ func qemuImgInfo(t *testing.T, path string) (backing, backingFormat string) {
 }
 
 func TestCreateOverlayOnRawKeepsTheBaseUntouched(t *testing.T) {
-	requireTool(t, "qemu-img", "qemu-utils")
-	requireTool(t, "qemu-io", "qemu-utils")
+	testtool.Require(t, "qemu-img", "qemu-io")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.raw")
 	original := bytes.Repeat([]byte{0x11}, 1<<20)
@@ -62,7 +63,7 @@ func TestCreateOverlayOnRawKeepsTheBaseUntouched(t *testing.T) {
 }
 
 func TestCreateOverlayGrowsButNeverShrinks(t *testing.T) {
-	requireTool(t, "qemu-img", "qemu-utils")
+	testtool.Require(t, "qemu-img")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.qcow2")
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", base, "64M").CombinedOutput(); err != nil {

@@ -12,23 +12,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// requireTool fails the test, naming the Debian package, when a command is
-// missing.
-func requireTool(t *testing.T, command, debianPackage string) {
-	t.Helper()
-	if _, err := exec.LookPath(command); err != nil {
-		t.Fatalf("%s is missing: apt-get install %s", command, debianPackage)
-	}
-}
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+)
 
 // blankVMConfig is a real, cheap VM: SeaBIOS over an empty disk, which
 // finds nothing to boot and idles. Its guest ignores ACPI power-down.
 func blankVMConfig(t *testing.T) Config {
 	t.Helper()
-	requireTool(t, "qemu-system-x86_64", "qemu-system-x86")
-	requireTool(t, "qemu-img", "qemu-utils")
+	testtool.Require(t, "qemu-system-x86_64", "qemu-img")
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "disk.qcow2")
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", disk, "64M").CombinedOutput(); err != nil {

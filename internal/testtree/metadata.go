@@ -6,13 +6,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
 
 // BigDirEntries is how many files the metadata tree's bigdir holds: a
@@ -82,19 +83,6 @@ func (b *treeBuilder) file(name string, data []byte) {
 func (b *treeBuilder) dir(name string) {
 	b.t.Helper()
 	b.check(os.MkdirAll(b.path(name), 0o755))
-}
-
-// run runs a host tool; a missing one fails the test naming its Debian
-// package.
-func (b *treeBuilder) run(name string, args ...string) {
-	b.t.Helper()
-	packages := map[string]string{"setcap": "libcap2-bin", "setfacl": "acl"}
-	if _, err := exec.LookPath(name); err != nil {
-		b.t.Fatalf("%s is missing: apt-get install %s", name, packages[name])
-	}
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		b.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
 }
 
 func (b *treeBuilder) files() {
@@ -192,12 +180,12 @@ func (b *treeBuilder) names() {
 
 func (b *treeBuilder) xattrs() {
 	b.file("xattr/caps", []byte("binary"))
-	b.run("setcap", "cap_net_raw+ep", b.path("xattr/caps"))
+	testtool.CombinedOutput(b.t, "setcap", "cap_net_raw+ep", b.path("xattr/caps"))
 	b.file("xattr/acl", []byte("acl"))
-	b.run("setfacl", "-m", "u:1234:r,g:4321:rw", b.path("xattr/acl"))
+	testtool.CombinedOutput(b.t, "setfacl", "-m", "u:1234:r,g:4321:rw", b.path("xattr/acl"))
 	b.dir("xattr/acldir")
-	b.run("setfacl", "-d", "-m", "u:1234:rwx,g:5678:r", b.path("xattr/acldir"))
-	b.run("setfacl", "-m", "u:99:rx", b.path("xattr/acldir"))
+	testtool.CombinedOutput(b.t, "setfacl", "-d", "-m", "u:1234:rwx,g:5678:r", b.path("xattr/acldir"))
+	testtool.CombinedOutput(b.t, "setfacl", "-m", "u:99:rx", b.path("xattr/acldir"))
 	b.file("xattr/user", []byte("user"))
 	b.check(unix.Setxattr(b.path("xattr/user"), "user.comment", []byte("hello"), 0))
 	b.check(unix.Setxattr(b.path("xattr/user"), "trusted.secret", []byte{0, 1, 2, 255}, 0))

@@ -3,7 +3,6 @@ package dirfs
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,17 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/testtool"
 )
-
-// run runs a host tool; a missing one fails the test with its package.
-func run(t *testing.T, debianPackage, name string, args ...string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is missing: apt-get install %s", name, debianPackage)
-	}
-	out, err := exec.Command(name, args...).CombinedOutput()
-	require.NoError(t, err, "%s %s: %s", name, strings.Join(args, " "), out)
-}
 
 func entriesByName(t *testing.T, fsys *FS, ino uint64) map[string]uint64 {
 	t.Helper()
@@ -50,8 +40,8 @@ func TestStatReadDirReadLinkXattrs(t *testing.T) {
 	require.NoError(t, os.Symlink("../nowhere/"+strings.Repeat("x", 200), filepath.Join(dir, "link")))
 	require.NoError(t, syscall.Mknod(filepath.Join(dir, "tty"), syscall.S_IFCHR|0o620, int(4<<8|5)))
 	require.NoError(t, syscall.Chmod(filepath.Join(dir, "tty"), 0o620)) // past the umask
-	run(t, "attr", "setfattr", "-n", "user.k", "-v", "0x00ff0a", file)
-	run(t, "attr", "setfattr", "-n", "trusted.t", "-v", "v", file)
+	testtool.CombinedOutput(t, "setfattr", "-n", "user.k", "-v", "0x00ff0a", file)
+	testtool.CombinedOutput(t, "setfattr", "-n", "trusted.t", "-v", "v", file)
 
 	fsys, err := Open(dir)
 	require.NoError(t, err)
