@@ -96,7 +96,7 @@ type GzipMembers struct {
 	dst     io.Writer     // the file, through its hash and byte count
 	gz      *pgzip.Writer // reused from member to member
 	open    bool          // gz has a member in progress
-	written int           // members finished so far
+	written bool          // a member has been finished
 }
 
 // Write compresses p into the current member.
@@ -124,7 +124,7 @@ func (m *GzipMembers) AppendMember(member []byte) error {
 	if _, err := m.dst.Write(member); err != nil {
 		return err
 	}
-	m.written++
+	m.written = true
 	return nil
 }
 
@@ -152,14 +152,14 @@ func (m *GzipMembers) endMember() error {
 		return nil
 	}
 	m.open = false
-	m.written++
+	m.written = true
 	return m.gz.Close()
 }
 
 // finish ends the last member; a file with nothing written still gets
 // one (empty) member, so that it is valid gzip.
 func (m *GzipMembers) finish() error {
-	if m.written == 0 && !m.open {
+	if !m.written && !m.open {
 		if err := m.startMember(); err != nil {
 			return err
 		}

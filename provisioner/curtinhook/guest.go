@@ -22,7 +22,7 @@ type guestShell struct {
 
 func newGuestShell(ctx context.Context, comm packersdk.Communicator) (*guestShell, error) {
 	g := &guestShell{comm: comm}
-	out, status, err := g.run(ctx, "mktemp -d")
+	status, out, err := guestcmd.Run(ctx, g.comm, "mktemp -d")
 	if err != nil || status != 0 {
 		return nil, fmt.Errorf("making a staging directory in the guest with `mktemp -d`: exit %d, %v: %s", status, err, out)
 	}
@@ -35,7 +35,7 @@ func newGuestShell(ctx context.Context, comm packersdk.Communicator) (*guestShel
 
 // close removes the staging directory; a failure only deserves a note.
 func (g *guestShell) close(ui packersdk.Ui) {
-	if out, status, err := g.run(context.Background(), "rm -rf "+curtinhook.ShellQuote(g.stage)); err != nil || status != 0 {
+	if status, out, err := guestcmd.Run(context.Background(), g.comm, "rm -rf "+curtinhook.ShellQuote(g.stage)); err != nil || status != 0 {
 		ui.Sayf("WARNING: could not remove the staging directory %s from the guest: exit %d, %v: %s", g.stage, status, err, out)
 	}
 }
@@ -73,7 +73,7 @@ func (g *guestShell) output(ctx context.Context, name, script string, asRoot boo
 	if err != nil {
 		return "", err
 	}
-	out, status, err := g.run(ctx, command)
+	status, out, err := guestcmd.Run(ctx, g.comm, command)
 	if err != nil {
 		return "", err
 	}
@@ -105,12 +105,6 @@ func (g *guestShell) exitError(command string, status int, out string) error {
 			"(or connect as root): %s", command, status, lastLines(out, 5))
 	}
 	return fmt.Errorf("%s failed (exit %d): %s", command, status, lastLines(out, 20))
-}
-
-// run runs command and returns its interleaved output and exit status.
-func (g *guestShell) run(ctx context.Context, command string) (string, int, error) {
-	status, out, err := guestcmd.Run(ctx, g.comm, command)
-	return out, status, err
 }
 
 func lastLines(s string, n int) string {
