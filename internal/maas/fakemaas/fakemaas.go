@@ -1,5 +1,5 @@
 // Package fakemaas is an in-process MAAS region that serves the part of
-// the API an image upload uses, as docs/maas-api.md describes the real
+// the API an image upload uses, as docs/design/maas-api.md describes the real
 // one: OAuth PLAINTEXT with nonce and timestamp checks, 301 on a missing
 // trailing slash, create validation, versioned sets, appending chunk PUTs
 // with MAAS's error order, progress, delete, and the API 3 one-shot
