@@ -88,10 +88,10 @@ type Stats struct {
 
 // FileState is one file row, for tests to inspect.
 type FileState struct {
-	ResourceID          int
-	Name, Architecture  string
-	Version, SHA256     string
-	Size                int64
+	ResourceID         int
+	Name, Architecture string
+	Version, SHA256    string
+	Size               int64
 	// Received is what the uploading region's row records (MAAS 3.4+) or
 	// the shared store holds (MAAS33).
 	Received int64
