@@ -13,12 +13,19 @@
 //   - reads resources through gomaasapi's Get to keep the raw JSON;
 //   - never follows redirects on POST/PUT (MAAS answers 301 to a path
 //     without a trailing slash and Go would replay a POST as a GET);
+//   - before creating anything, looks for the file's sha256 among the
+//     uploaded resources: MAAS 3.4+ stores content once per sha256 and
+//     deletes it when a PUT overflows it, so identical content under the
+//     same name is not sent again and under another name is refused;
 //   - streams each chunk from the file with an io.SectionReader, retries
 //     network errors and 5xx with backoff, and after any failed chunk
-//     re-reads the server's progress before sending more, so no chunk is
+//     re-reads the server's progress and settles, with the number of
+//     region controllers, whether the chunk was stored, so no chunk is
 //     ever appended twice;
-//   - deletes the resource it created when the upload finally fails or is
-//     cancelled.
+//   - looks a create up by name, architecture and sha256 before sending
+//     it again, as a create is not idempotent;
+//   - deletes the resource when the upload finally fails or is cancelled
+//     only if this upload created it, and otherwise says what MAAS holds.
 //
 // With a username and password and a MAAS offering API 3, Upload sends the
 // whole file in one streamed request instead (/MAAS/a/v3/custom_images).
