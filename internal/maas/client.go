@@ -66,7 +66,8 @@ type Options struct {
 	Attempts int
 	// Backoff is the wait between attempts (default 1s doubling to 30s).
 	Backoff Backoff
-	// PollInterval is the wait between reads in WaitComplete (default 5s).
+	// PollInterval is the longest wait between reads in WaitComplete
+	// (default 5s; the first waits are 1s, 2s, 4s).
 	PollInterval time.Duration
 	// Logf receives retry and cleanup notes (default: discarded).
 	Logf func(format string, args ...any)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // errNoAPIv3 means the server has no API 3 login; Upload falls back to 2.0.
@@ -179,7 +180,8 @@ func (c *Client) WaitComplete(ctx context.Context, id int, sum string, report fu
 		if st.file.Complete && st.resource.Sets[st.version].Complete {
 			return st.resource, st.version, nil
 		}
-		if err := sleep(ctx, c.opts.PollInterval); err != nil {
+		// Quick first polls for a small image, then every PollInterval.
+		if err := sleep(ctx, Backoff{Initial: min(time.Second, c.opts.PollInterval), Max: c.opts.PollInterval}.delay(polls)); err != nil {
 			return Resource{}, "", fmt.Errorf("waiting for boot resource %d (version %s) to become complete on every region, %d polls, %s: %w",
 				id, st.version, polls, status, err)
 		}
