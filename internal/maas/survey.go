@@ -3,6 +3,7 @@ package maas
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -57,7 +58,7 @@ func (c *Client) serverInfo(ctx context.Context) (serverInfo, error) {
 	if info.regions, err = c.regionCount(ctx); err != nil {
 		if !info.perRegion {
 			err = nil // MAAS 3.3's progress does not depend on it
-		} else if apiErr, isAPI := err.(*APIError); isAPI && apiErr.StatusCode != http.StatusUnauthorized {
+		} else if apiErr := (*APIError)(nil); errors.As(err, &apiErr) && apiErr.StatusCode != http.StatusUnauthorized {
 			c.opts.Logf("could not list MAAS's region controllers (%v); a lost answer will be settled without their number", err)
 			err = nil
 		}

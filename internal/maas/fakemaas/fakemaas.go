@@ -162,10 +162,9 @@ type resource struct {
 }
 
 type set struct {
-	Version   string
-	keepOld   bool
-	syncReads int
-	Files     map[string]*file
+	Version string
+	keepOld bool
+	Files   map[string]*file
 }
 
 // file is a BootResourceFile row: its content lives in store[blobKey].

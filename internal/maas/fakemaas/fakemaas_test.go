@@ -358,7 +358,10 @@ func TestLostCreateAnswer(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", fakemaas.AuthHeader())
-	_, err = noRedirects.Do(req)
+	resp, err := noRedirects.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
 	require.Error(t, err, "the answer is lost")
 	assert.Len(t, fake.Files(), 1, "but the create was stored")
 	assert.Equal(t, 1, fake.Stats().LostCreates)
