@@ -71,24 +71,18 @@ func (c *Client) Upload(ctx context.Context, req UploadRequest) (UploadResult, e
 		return UploadResult{}, err
 	}
 	defer f.Close()
+	if req.Progress != nil {
+		req.Progress = upTo(req.Size, req.Progress)
+	}
 	res, err := c.upload(ctx, f, req)
 	res.SHA256, res.Size = req.SHA256, req.Size
 	return res, err
 }
 
 func (c *Client) upload(ctx context.Context, f *os.File, req UploadRequest) (UploadResult, error) {
-	sv, err := c.survey(ctx, req)
-	if err != nil {
-		return UploadResult{}, err
-	}
-	if m, ok := sv.present(req); ok {
-		c.opts.Logf("already in MAAS as boot resource %d (%s, %s), version %s, sha256 %s: nothing to upload",
-			m.Resource.ID, m.Resource.Name, m.Resource.Architecture, m.Version, req.SHA256)
-		reportProgress(req.Progress, 0, req.Size)
-		return UploadResult{Resource: m.Resource, Version: m.Version, AlreadyPresent: true, APIVersion: "2.0"}, nil
-	}
-	if err := sv.conflict(req); err != nil {
-		return UploadResult{}, err
+	sv, res, done, err := c.look(ctx, req, "2.0")
+	if done || err != nil {
+		return res, err
 	}
 	if warning := sv.keepOldWarning(req); warning != "" {
 		c.opts.Logf("%s", warning)
@@ -99,12 +93,37 @@ func (c *Client) upload(ctx context.Context, f *os.File, req UploadRequest) (Upl
 		case errors.Is(err, errNoAPIv3):
 			c.opts.Logf("MAAS at %s offers no API 3; uploading through API 2.0 in chunks", c.root.Host)
 		case errors.Is(err, errV3Exists):
+			// An unanswered attempt may have stored the content meanwhile.
+			if sv, res, done, err = c.look(ctx, req, "3"); done || err != nil {
+				return res, err
+			}
 			c.opts.Logf("MAAS already holds %s for %s from an API 3 upload, which cannot take a new version; uploading it through API 2.0 in chunks", req.Name, req.Architecture)
 		default:
 			return res, err
 		}
 	}
 	return c.uploadV2(ctx, f, req, sv)
+}
+
+// look surveys MAAS before any change: done when the content is already
+// there under this name; an error when uploading it would destroy what
+// MAAS stores.
+func (c *Client) look(ctx context.Context, req UploadRequest, api string) (*survey, UploadResult, bool, error) {
+	sv, err := c.survey(ctx, req)
+	if err != nil {
+		return nil, UploadResult{}, false, err
+	}
+	if m, ok := sv.present(req); ok {
+		if api == "3" {
+			c.opts.Logf("API 3's answer was lost, but MAAS holds the upload as boot resource %d, version %s", m.Resource.ID, m.Version)
+		} else {
+			c.opts.Logf("already in MAAS as boot resource %d (%s, %s), version %s, sha256 %s: nothing to upload",
+				m.Resource.ID, m.Resource.Name, m.Resource.Architecture, m.Version, req.SHA256)
+		}
+		reportProgress(req.Progress, 0, req.Size)
+		return sv, UploadResult{Resource: m.Resource, Version: m.Version, AlreadyPresent: api == "2.0", APIVersion: api}, true, nil
+	}
+	return sv, UploadResult{}, false, sv.conflict(req)
 }
 
 // prepare checks the request, fills defaults and opens the file.
@@ -501,4 +520,17 @@ func reportProgress(progress func(int64), reported, offset int64) int64 {
 		progress(offset - reported)
 	}
 	return offset
+}
+
+// upTo passes on progress until it sums to size: a retried API 3 upload
+// and the look that follows it both report bytes, a bar cannot go past.
+func upTo(size int64, progress func(int64)) func(int64) {
+	var sum int64
+	return func(n int64) {
+		n = min(n, size-sum)
+		if n > 0 {
+			sum += n
+			progress(n)
+		}
+	}
 }

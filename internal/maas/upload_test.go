@@ -602,6 +602,31 @@ func TestUploadAPIv3LostAnswerIsNotAnError(t *testing.T) {
 	assert.Equal(t, "3", res.APIVersion)
 }
 
+// On an HA MAAS, a lost API 3 answer leaves the file on one region of
+// three, incomplete: the retry's 409 is still recognised as its success,
+// and nothing goes through API 2.0 into the shared stored file.
+func TestUploadAPIv3LostAnswerOnHA(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	fake.Regions, fake.SyncReads = 3, 1000
+	fake.SetFaults(fakemaas.Faults{LoseAnswerEvery: 1})
+	path, sum := writeImage(t, 2*mib, 14)
+	req := request(path, sum, 2*mib)
+	var progressed int64
+	req.Progress = func(n int64) { progressed += n }
+	res, err := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	}).Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, "3", res.APIVersion)
+	assert.Zero(t, fake.Stats().Creates)
+	assert.Zero(t, fake.Stats().Puts)
+	files := fake.Files()
+	require.Len(t, files, 1)
+	assert.Equal(t, int64(2*mib), files[0].Stored)
+	assert.Equal(t, int64(2*mib), progressed)
+}
+
 // API 3 refuses (409) a name and architecture it has uploaded before, even
 // with new content; API 2.0 adds the new content as a version of that
 // resource, as a rebuild of the same image needs.

@@ -96,11 +96,8 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 	})
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict {
-		// An earlier attempt whose answer was lost may have stored it.
-		if res, version, ok := c.findComplete(ctx, req); ok {
-			reportProgress(req.Progress, reported.Load(), req.Size)
-			return UploadResult{Resource: res, Version: version, APIVersion: "3"}, nil
-		}
+		// Upload looks again: an earlier attempt whose answer was lost
+		// may have stored the content.
 		return UploadResult{}, errV3Exists
 	}
 	if err != nil {
@@ -116,17 +113,6 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 	}
 	res := Resource{ID: image.ID, Name: req.Name, Architecture: req.Architecture}
 	return UploadResult{Resource: res, APIVersion: "3"}, nil
-}
-
-// findComplete looks for a complete file with this content under the
-// request's name and architecture.
-func (c *Client) findComplete(ctx context.Context, req UploadRequest) (Resource, string, bool) {
-	res, found, err := c.Find(ctx, req.Name, req.Architecture)
-	if err != nil || !found {
-		return Resource{}, "", false
-	}
-	version, file, ok := res.FileBySHA256(req.SHA256)
-	return res, version, ok && file.Complete
 }
 
 // countingReader reports the running total of bytes read.
