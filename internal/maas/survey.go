@@ -206,6 +206,9 @@ func (sv *survey) conflict(req UploadRequest) error {
 	for _, m := range sv.same {
 		r := m.Resource
 		if r.Name == req.Name && r.Architecture == req.Architecture {
+			if _, ok := sv.leftover(req); ok {
+				continue // resumed where it stopped
+			}
 			return fmt.Errorf("MAAS holds an incomplete earlier upload of this content (sha256 %s) as version %s of boot resource %d (%s, %s, %.1f%%); "+
 				"sending into it could destroy what MAAS stores: if no other upload is running, delete it with `maas $PROFILE boot-resource delete %d` and run again",
 				req.SHA256, m.Version, r.ID, r.Name, r.Architecture, m.File.Progress, r.ID)
@@ -219,6 +222,28 @@ func (sv *survey) conflict(req UploadRequest) error {
 			req.SHA256, r.ID, r.Name, r.Architecture, m.Version, orNewer(sv.info.version), req.Name, req.Architecture, r.ID, r.Name, r.ID)
 	}
 	return nil
+}
+
+// leftover is an incomplete earlier upload of this content under this
+// name and architecture whose stored bytes progress tells exactly: the
+// upload goes on from there. Only that file stores this content (another
+// one would be a conflict), so nothing else is at risk.
+func (sv *survey) leftover(req UploadRequest) (contentMatch, bool) {
+	var found contentMatch
+	ok := false
+	for _, m := range sv.same {
+		if m.Resource.Name != req.Name || m.Resource.Architecture != req.Architecture {
+			if sv.info.perRegion || !m.File.Complete {
+				return contentMatch{}, false
+			}
+			continue
+		}
+		if _, known := sv.info.heldBytes(m.File); !known || ok || m.File.UploadURI == "" {
+			return contentMatch{}, false // several, or not exactly known
+		}
+		found, ok = m, true
+	}
+	return found, ok
 }
 
 func orNewer(version string) string {

@@ -84,6 +84,9 @@ func (c *Client) upload(ctx context.Context, f *os.File, req UploadRequest) (Upl
 	if done || err != nil {
 		return res, err
 	}
+	if m, ok := sv.leftover(req); ok {
+		return c.resume(ctx, f, req, sv, m)
+	}
 	if warning := sv.keepOldWarning(req); warning != "" {
 		c.opts.Logf("%s", warning)
 	}
@@ -215,6 +218,23 @@ func (c *Client) uploadV2(ctx context.Context, f *os.File, req UploadRequest, sv
 	return UploadResult{Resource: final.resource, Version: final.version, APIVersion: "2.0"}, nil
 }
 
+// resume goes on with an earlier upload of this content that stopped:
+// a new version would share its stored bytes and append after them.
+func (c *Client) resume(ctx context.Context, f *os.File, req UploadRequest, sv *survey, m contentMatch) (UploadResult, error) {
+	held, _ := sv.info.heldBytes(m.File)
+	c.opts.Logf("boot resource %d (%s, %s) holds an earlier, incomplete upload of this content as version %s (%d of %d bytes): going on from there",
+		m.Resource.ID, req.Name, req.Architecture, m.Version, held, req.Size)
+	if err := c.sendChunksFrom(ctx, f, req, sv.info, m.Resource.ID, m.File, held); err != nil {
+		return UploadResult{}, c.fail(req, sv, nil, err)
+	}
+	final, err := c.readFile(ctx, m.Resource.ID, req.SHA256)
+	if err != nil {
+		c.opts.Logf("uploaded; reading boot resource %d afterwards failed: %v", m.Resource.ID, err)
+		return UploadResult{Resource: m.Resource, Version: m.Version, APIVersion: "2.0"}, nil
+	}
+	return UploadResult{Resource: final.resource, Version: final.version, APIVersion: "2.0"}, nil
+}
+
 // createForm is the multipart create without content.
 func createForm(req UploadRequest) ([]byte, string, error) {
 	fields := [][2]string{
@@ -313,8 +333,13 @@ func (c *Client) findCreated(ctx context.Context, req UploadRequest, sv *survey)
 // answered 200 for. After a failed PUT MAAS may or may not hold that
 // chunk, so the file is re-read and its progress settles which.
 func (c *Client) sendChunks(ctx context.Context, f *os.File, req UploadRequest, info serverInfo, id int, file ResourceFile) error {
+	return c.sendChunksFrom(ctx, f, req, info, id, file, 0)
+}
+
+// sendChunksFrom is sendChunks from a byte MAAS holds already.
+func (c *Client) sendChunksFrom(ctx context.Context, f *os.File, req UploadRequest, info serverInfo, id int, file ResourceFile, offset int64) error {
 	target := c.hostURL(file.UploadURI).String()
-	var offset, reported int64
+	reported := reportProgress(req.Progress, 0, offset)
 	// A server that keeps failing between successes could otherwise keep
 	// this loop going forever.
 	chunks := int((req.Size + req.ChunkSize - 1) / req.ChunkSize)

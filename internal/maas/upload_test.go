@@ -389,6 +389,41 @@ func TestUploadFailedRebuildKeepsTheResource(t *testing.T) {
 	assert.Len(t, fake.Sets(id), 2, "the resource and its history stay")
 }
 
+// Run again after a rebuild stopped midway, the upload goes on where it
+// stopped instead of creating a version that would share (and append to)
+// the stored partial file.
+func TestUploadResumesAnEarlierIncompleteUpload(t *testing.T) {
+	fake := startFake(t)
+	fake.Regions = 2
+	client := newClient(t, fake, func(o *maas.Options) { o.Attempts = 1 })
+	path, sum := writeImage(t, mib, 11)
+	_, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+
+	size := int64(5 * mib)
+	path2, sum2 := writeImage(t, size, 12)
+	req := request(path2, sum2, size)
+	req.ChunkSize = mib
+	fake.SetFaults(fakemaas.Faults{DropEvery: 3, DropAfterBytes: 1000})
+	_, err = client.Upload(context.Background(), req)
+	require.ErrorContains(t, err, "stopped at byte 2097152")
+	fake.SetFaults(fakemaas.Faults{})
+	before := fake.Stats()
+
+	var progressed int64
+	req.Progress = func(n int64) { progressed += n }
+	_, err = client.Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, before.Creates, fake.Stats().Creates, "no new version")
+	assert.Equal(t, 3, fake.Stats().Puts-before.Puts, "the three chunks MAAS lacked")
+	files := fake.Files()
+	require.Len(t, files, 1)
+	assert.Equal(t, sum2, files[0].SHA256)
+	assert.Equal(t, size, files[0].Stored)
+	assert.True(t, files[0].Complete)
+	assert.Equal(t, size, progressed)
+}
+
 func TestUploadFailedRebuildWithKeepOldKeepsTheOldVersion(t *testing.T) {
 	fake := startFake(t)
 	client := newClient(t, fake, func(o *maas.Options) { o.Attempts = 2 })
