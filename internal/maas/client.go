@@ -445,14 +445,22 @@ func (t *contextTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, limited: io.LimitReader(resp.Body, maxListAnswer), cancel: cancel}
 	return resp, nil
 }
 
+// maxListAnswer bounds what gomaasapi, which reads answers whole, reads of
+// one: the list of uploaded boot resources is the largest; a longer
+// answer is cut and then fails to parse.
+const maxListAnswer = 64 << 20
+
 type cancelOnClose struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	limited io.Reader
+	cancel  context.CancelFunc
 }
+
+func (b *cancelOnClose) Read(p []byte) (int, error) { return b.limited.Read(p) }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()

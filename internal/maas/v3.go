@@ -155,7 +155,10 @@ func (c *Client) WaitComplete(ctx context.Context, id int, sum string, report fu
 		if err != nil {
 			return Resource{}, "", fmt.Errorf("waiting for boot resource %d to become complete: %w", id, err)
 		}
-		status := WaitStatus{Progress: st.file.Progress, Holding: info.regionsHolding(st.file), Regions: info.regions}
+		status := WaitStatus{Progress: st.file.Progress}
+		if info.perRegion { // MAAS 3.3's progress is over its one store
+			status.Holding, status.Regions = info.regionsHolding(st.file), info.regions
+		}
 		if st.file.Complete {
 			status.Progress = 100
 		}
