@@ -117,11 +117,8 @@ func (c *Client) look(ctx context.Context, req UploadRequest, api string) (*surv
 		return nil, UploadResult{}, false, err
 	}
 	if m, ok := sv.present(req); ok {
-		if api == "3" {
+		if api == "3" { // else the caller says it, from AlreadyPresent
 			c.opts.Logf("API 3's answer was lost, but MAAS holds the upload as boot resource %d, version %s", m.Resource.ID, m.Version)
-		} else {
-			c.opts.Logf("already in MAAS as boot resource %d (%s, %s), version %s, sha256 %s: nothing to upload",
-				m.Resource.ID, m.Resource.Name, m.Resource.Architecture, m.Version, req.SHA256)
 		}
 		reportProgress(req.Progress, 0, req.Size)
 		return sv, UploadResult{Resource: m.Resource, Version: m.Version, AlreadyPresent: api == "2.0", APIVersion: api}, true, nil
