@@ -484,6 +484,22 @@ func TestUploadHALostAnswersResume(t *testing.T) {
 	assert.Equal(t, size, progressed)
 }
 
+// MAAS 3.3 with several regions reports progress over its one store:
+// lost answers are settled over one copy there.
+func TestUploadMAAS33LostAnswersResume(t *testing.T) {
+	fake := startFake(t)
+	fake.MAAS33, fake.Regions = true, 3
+	fake.SetFaults(fakemaas.Faults{LoseAnswerEvery: 2})
+	size := int64(6 * mib)
+	path, sum := writeImage(t, size, 38)
+	req := request(path, sum, size)
+	req.ChunkSize = mib
+	_, err := newClient(t, fake, nil).Upload(context.Background(), req)
+	require.NoError(t, err)
+	requireOnlyComplete(t, fake, sum, size)
+	assert.Equal(t, 6, fake.Stats().Puts, "no chunk sent twice")
+}
+
 // A create whose answer is lost (dropped, or held past the client's
 // timeout by a slow MAAS) is looked up before it is sent again: one version.
 func TestUploadLostCreateAnswerMakesOneVersion(t *testing.T) {
