@@ -82,7 +82,7 @@ func TestUploadAPIv3WaitsThroughStockPacker(t *testing.T) {
 	fake := fakemaas.Start()
 	defer fake.Close()
 	fake.V3 = true
-	fake.SyncReads = 2
+	fake.Regions, fake.SyncReads = 2, 2
 	content := strings.Repeat("pretend this is a root tarball\n", 5000)
 	env := packertest.New(t)
 	env.ExtraEnv = []string{"MAAS_URL=" + fake.URL, "MAAS_API_KEY=" + fakemaas.APIKey}
@@ -98,6 +98,8 @@ func TestUploadAPIv3WaitsThroughStockPacker(t *testing.T) {
 	assert.Equal(t, 1, fake.Stats().V3Uploads)
 	assert.Zero(t, fake.Stats().Puts, "API 3 takes the file in one request")
 	assert.Contains(t, build.Output, "for MAAS to report the image complete on every region controller...")
+	assert.Contains(t, build.Output, "MAAS: 1 of 2 regions hold it (50.0%)")
+	assert.Contains(t, build.Output, "MAAS: 2 of 2 regions hold it (100.0%)")
 	assert.Contains(t, build.Output, fmt.Sprintf("Uploaded: MAAS boot resource %d, custom/e2e-v3 (amd64/generic)", files[0].ResourceID))
 	assert.NotContains(t, build.Log(), fakemaas.Password, "the password must never reach Packer's log")
 	assert.NotContains(t, build.Log(), fakemaas.TokenSecret, "the API key must never reach Packer's log")

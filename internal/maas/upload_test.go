@@ -750,7 +750,7 @@ func TestWaitComplete(t *testing.T) {
 func TestWaitCompleteAfterAPIv3(t *testing.T) {
 	fake := startFake(t)
 	fake.V3 = true
-	fake.SyncReads = 3
+	fake.Regions, fake.SyncReads = 3, 3
 	path, sum := writeImage(t, mib, 16)
 	client := newClient(t, fake, func(o *maas.Options) {
 		o.Username, o.Password = fakemaas.Username, fakemaas.Password
