@@ -13,12 +13,19 @@
 //   - reads resources through gomaasapi's Get to keep the raw JSON;
 //   - never follows redirects on POST/PUT (MAAS answers 301 to a path
 //     without a trailing slash and Go would replay a POST as a GET);
+//   - before creating anything, looks for the file's sha256 among the
+//     uploaded resources: MAAS 3.4+ stores content once per sha256 and
+//     deletes it when a PUT overflows it, so identical content under the
+//     same name is not sent again and under another name is refused;
 //   - streams each chunk from the file with an io.SectionReader, retries
 //     network errors and 5xx with backoff, and after any failed chunk
-//     re-reads the server's progress before sending more, so no chunk is
+//     re-reads the server's progress and settles, with the number of
+//     region controllers, whether the chunk was stored, so no chunk is
 //     ever appended twice;
-//   - deletes the resource it created when the upload finally fails or is
-//     cancelled.
+//   - looks a create up by name, architecture and sha256 before sending
+//     it again, as a create is not idempotent;
+//   - deletes the resource when the upload finally fails or is cancelled
+//     only if this upload created it, and otherwise says what MAAS holds.
 //
 // With a username and password and a MAAS offering API 3, Upload sends the
 // whole file in one streamed request instead (/MAAS/a/v3/custom_images).
@@ -33,8 +40,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	gmclient "github.com/canonical/gomaasclient/client"
 	"github.com/juju/gomaasapi/v2"
@@ -56,10 +66,14 @@ type Options struct {
 	Attempts int
 	// Backoff is the wait between attempts (default 1s doubling to 30s).
 	Backoff Backoff
-	// PollInterval is the wait between reads in WaitComplete (default 5s).
+	// PollInterval is the longest wait between reads in WaitComplete
+	// (default 5s; the first waits are 1s, 2s, 4s).
 	PollInterval time.Duration
 	// Logf receives retry and cleanup notes (default: discarded).
 	Logf func(format string, args ...any)
+	// URLSetting and APIKeySetting name where URL and APIKey came from,
+	// for messages (default "maas_url" and "api_key (or MAAS_API_KEY)").
+	URLSetting, APIKeySetting string
 }
 
 // Backoff is an exponential backoff: Initial, doubling up to Max.
@@ -84,6 +98,8 @@ type Client struct {
 	// raw sends the requests this package builds itself; it never follows
 	// redirects.
 	raw *http.Client
+	// info is MAAS's version and region count, read once.
+	info *serverInfo
 }
 
 // NewClient checks the options and builds a client. It sends nothing.
@@ -138,6 +154,12 @@ func setDefaults(o *Options) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+	if o.URLSetting == "" {
+		o.URLSetting = "maas_url"
+	}
+	if o.APIKeySetting == "" {
+		o.APIKeySetting = "api_key (or MAAS_API_KEY)"
+	}
 }
 
 // Close releases idle connections.
@@ -147,22 +169,71 @@ func (c *Client) Close() { c.transport.CloseIdleConnections() }
 type APIError struct {
 	Method, URL string
 	StatusCode  int
-	// Message is MAAS's own answer body, trimmed.
+	// Message is MAAS's own answer body, made printable and cut short.
 	Message string
+	// Hint says what to check, when the answer suggests it.
+	Hint string
 }
 
 func (e *APIError) Error() string {
+	var msg string
 	switch {
 	case e.StatusCode == http.StatusUnauthorized:
-		return fmt.Sprintf("MAAS refused the credentials (401 on %s %s: %s): check api_key (or MAAS_API_KEY) and, for API 3, username and password",
-			e.Method, e.URL, e.Message)
+		msg = fmt.Sprintf("MAAS refused the credentials (401 on %s %s: %s)", e.Method, e.URL, e.Message)
 	case e.StatusCode >= 300 && e.StatusCode < 400:
-		return fmt.Sprintf("MAAS answered %d to %s %s (redirect to %s); check that maas_url is the MAAS root such as http://host:5240/MAAS",
-			e.StatusCode, e.Method, e.URL, e.Message)
+		msg = fmt.Sprintf("MAAS answered %d to %s %s (redirect to %s)", e.StatusCode, e.Method, e.URL, e.Message)
 	default:
-		return fmt.Sprintf("MAAS answered %d %s to %s %s: %s",
+		msg = fmt.Sprintf("MAAS answered %d %s to %s %s: %s",
 			e.StatusCode, http.StatusText(e.StatusCode), e.Method, e.URL, e.Message)
 	}
+	if e.Hint != "" {
+		msg += ": " + e.Hint
+	}
+	return msg
+}
+
+// apiError builds an APIError with a hint for the answers that point at
+// a setting.
+func (c *Client) apiError(method, u string, status int, body string) *APIError {
+	e := &APIError{Method: method, URL: u, StatusCode: status, Message: printable(body)}
+	switch {
+	case status == http.StatusUnauthorized:
+		e.Hint = "check " + c.opts.APIKeySetting + " and, for API 3, username and password"
+	case status >= 300 && status < 400:
+		e.Hint = "check that " + c.opts.URLSetting + " is the MAAS root such as http://host:5240/MAAS"
+	case status == http.StatusNotFound && !strings.HasSuffix(c.root.Path, "/MAAS/") && !strings.Contains(body, "matches the given query"):
+		e.Hint = fmt.Sprintf("%s %s does not end in /MAAS: it is probably %s",
+			c.opts.URLSetting, c.opts.URL, strings.TrimSuffix(c.opts.URL, "/")+"/MAAS")
+	}
+	return e
+}
+
+// maxMessage bounds how much of an answer body an error shows.
+const maxMessage = 300
+
+var htmlTag = regexp.MustCompile(`<[^>]*>`)
+
+// printable makes an answer body fit for an error message: tags of an
+// HTML page removed, control characters (terminal escapes) dropped,
+// whitespace folded, at most maxMessage characters.
+func printable(body string) string {
+	if strings.HasPrefix(strings.TrimSpace(body), "<") {
+		body = htmlTag.ReplaceAllString(body, " ")
+	}
+	body = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			return ' '
+		case unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		}
+		return r
+	}, body)
+	body = strings.Join(strings.Fields(body), " ")
+	if runes := []rune(body); len(runes) > maxMessage {
+		body = string(runes[:maxMessage]) + fmt.Sprintf("... (%d more characters)", len(runes)-maxMessage)
+	}
+	return body
 }
 
 // retryable reports whether another attempt may succeed: network errors,
@@ -179,12 +250,12 @@ func retryable(err error) bool {
 // networkError is a request that got no complete answer: the server may or
 // may not have acted on it.
 type networkError struct {
-	method, url string
-	err         error
+	method, url, setting string
+	err                  error
 }
 
 func (e *networkError) Error() string {
-	return fmt.Sprintf("%s %s: no answer from MAAS (check maas_url and that MAAS is reachable): %v", e.method, e.url, e.err)
+	return fmt.Sprintf("%s %s: no answer from MAAS (check %s and that MAAS is reachable): %v", e.method, e.url, e.setting, e.err)
 }
 
 func (e *networkError) Unwrap() error { return e.err }
@@ -210,18 +281,18 @@ func (c *Client) send(ctx context.Context, build func(ctx context.Context) (*htt
 	}
 	resp, err := c.raw.Do(req)
 	if err != nil {
-		return nil, &networkError{req.Method, req.URL.Redacted(), err}
+		return nil, &networkError{req.Method, req.URL.Redacted(), c.opts.URLSetting, err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, &networkError{req.Method, req.URL.Redacted(), err}
+		return nil, &networkError{req.Method, req.URL.Redacted(), c.opts.URLSetting, err}
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, &APIError{req.Method, req.URL.Redacted(), resp.StatusCode, resp.Header.Get("Location")}
+		return nil, c.apiError(req.Method, req.URL.Redacted(), resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &APIError{req.Method, req.URL.Redacted(), resp.StatusCode, strings.TrimSpace(string(body))}
+		return nil, c.apiError(req.Method, req.URL.Redacted(), resp.StatusCode, string(body))
 	}
 	return body, nil
 }
@@ -296,17 +367,29 @@ func (c *Client) Read(ctx context.Context, id int) (Resource, error) {
 	return parseResource(data)
 }
 
+// listUploaded lists the uploaded boot resources, without their sets.
+func (c *Client) listUploaded(ctx context.Context) ([]Resource, error) {
+	var list []Resource
+	err := c.retry(ctx, "listing MAAS's uploaded boot resources", func(ctx context.Context) error {
+		a := c.apiClient(ctx)
+		data, err := a.Get(&url.URL{Path: "boot-resources/"}, "", url.Values{"type": {"uploaded"}})
+		if err != nil {
+			return c.gomaasError(ctx, "GET", "boot-resources/", err)
+		}
+		if err := json.Unmarshal(data, &list); err != nil {
+			return fmt.Errorf("MAAS sent a boot resource list that is not valid JSON: %w", err)
+		}
+		return nil
+	})
+	return list, err
+}
+
 // Find returns the uploaded boot resource with this name and
 // architecture, with its sets, if MAAS has one.
 func (c *Client) Find(ctx context.Context, name, arch string) (Resource, bool, error) {
-	a := c.apiClient(ctx)
-	data, err := a.Get(&url.URL{Path: "boot-resources/"}, "", url.Values{"type": {"uploaded"}})
+	list, err := c.listUploaded(ctx)
 	if err != nil {
-		return Resource{}, false, c.gomaasError(ctx, "GET", "boot-resources/", err)
-	}
-	var list []Resource
-	if err := json.Unmarshal(data, &list); err != nil {
-		return Resource{}, false, fmt.Errorf("MAAS sent a boot resource list that is not valid JSON: %w", err)
+		return Resource{}, false, err
 	}
 	for _, r := range list {
 		if r.Name == name && r.Architecture == arch {
@@ -339,12 +422,12 @@ func (c *Client) gomaasError(ctx context.Context, method, path string, err error
 	}
 	u := c.apiURL("api/2.0/" + path).Redacted()
 	if serverErr, ok := gomaasapi.GetServerError(err); ok {
-		return &APIError{method, u, serverErr.StatusCode, strings.TrimSpace(serverErr.BodyMessage)}
+		return c.apiError(method, u, serverErr.StatusCode, serverErr.BodyMessage)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s %s: %w", method, u, ctx.Err())
 	}
-	return &networkError{method, u, err}
+	return &networkError{method, u, c.opts.URLSetting, err}
 }
 
 // contextTransport ties gomaasapi's requests, which carry no context, to
@@ -362,14 +445,22 @@ func (t *contextTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, limited: io.LimitReader(resp.Body, maxListAnswer), cancel: cancel}
 	return resp, nil
 }
 
+// maxListAnswer bounds what gomaasapi, which reads answers whole, reads of
+// one: the list of uploaded boot resources is the largest; a longer
+// answer is cut and then fails to parse.
+const maxListAnswer = 64 << 20
+
 type cancelOnClose struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	limited io.Reader
+	cancel  context.CancelFunc
 }
+
+func (b *cancelOnClose) Read(p []byte) (int, error) { return b.limited.Read(p) }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()

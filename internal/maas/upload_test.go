@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,14 +136,16 @@ func TestUploadRejectsSizeMismatch(t *testing.T) {
 	assert.Empty(t, fake.Files())
 }
 
-func TestUploadDedupe(t *testing.T) {
+// A rebuild that changed nothing: MAAS 3.4+ would share the stored file
+// with a new version and delete it at the first PUT; nothing is created.
+func TestUploadIdenticalRebuildSendsNothing(t *testing.T) {
 	fake := startFake(t)
 	size := int64(5 * mib)
 	path, sum := writeImage(t, size, 4)
 	client := newClient(t, fake, nil)
-	_, err := client.Upload(context.Background(), request(path, sum, size))
+	first, err := client.Upload(context.Background(), request(path, sum, size))
 	require.NoError(t, err)
-	putsBefore := fake.Stats().Puts
+	before := fake.Stats()
 
 	var progressed int64
 	req := request(path, sum, size)
@@ -148,10 +153,63 @@ func TestUploadDedupe(t *testing.T) {
 	res, err := client.Upload(context.Background(), req)
 	require.NoError(t, err)
 
-	assert.True(t, res.AlreadyPresent, "MAAS answered complete:true; nothing should be sent")
-	assert.Equal(t, putsBefore, fake.Stats().Puts)
+	assert.True(t, res.AlreadyPresent)
+	assert.Equal(t, first.Resource.ID, res.Resource.ID)
+	assert.Equal(t, first.Version, res.Version)
+	assert.Equal(t, before.Creates, fake.Stats().Creates, "no new version")
+	assert.Equal(t, before.Puts, fake.Stats().Puts)
 	assert.Equal(t, size, progressed)
-	requireOnlyComplete(t, fake, sum, size) // keep_old=false dropped the older set
+	f := requireOnlyComplete(t, fake, sum, size)
+	assert.Equal(t, size, f.Stored, "the image keeps its data")
+}
+
+// MAAS 3.3 shares stored content safely: a new file for it is complete at
+// once, under any name, and nothing is sent.
+func TestUploadSharedContentMAAS33(t *testing.T) {
+	fake := startFake(t)
+	fake.MAAS33 = true
+	size := int64(3 * mib)
+	path, sum := writeImage(t, size, 4)
+	client := newClient(t, fake, nil)
+	_, err := client.Upload(context.Background(), request(path, sum, size))
+	require.NoError(t, err)
+	puts := fake.Stats().Puts
+
+	req := request(path, sum, size)
+	req.Name = "custom/same-content"
+	res, err := client.Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.True(t, res.AlreadyPresent)
+	assert.Equal(t, puts, fake.Stats().Puts)
+	files := fake.Files()
+	require.Len(t, files, 2)
+	for _, f := range files {
+		assert.True(t, f.Complete)
+		assert.Equal(t, size, f.Stored)
+	}
+}
+
+// MAAS 3.4+: the same content under another name would share the stored
+// file and the first PUT would delete it under the other image.
+func TestUploadSameContentUnderAnotherNameStops(t *testing.T) {
+	fake := startFake(t)
+	size := int64(2 * mib)
+	path, sum := writeImage(t, size, 4)
+	client := newClient(t, fake, nil)
+	first, err := client.Upload(context.Background(), request(path, sum, size))
+	require.NoError(t, err)
+	before := fake.Stats()
+
+	req := request(path, sum, size)
+	req.Name = "custom/same-content"
+	_, err = client.Upload(context.Background(), req)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("MAAS already stores this content (sha256 %s) as boot resource %d (custom/test-image, amd64/generic)", sum, first.Resource.ID))
+	assert.Contains(t, err.Error(), `set image_name to "custom/test-image"`)
+	assert.Equal(t, before.Creates, fake.Stats().Creates, "stopped before any change")
+	assert.Equal(t, before.Puts, fake.Stats().Puts)
+	f := requireOnlyComplete(t, fake, sum, size)
+	assert.Equal(t, size, f.Stored, "the first image keeps its data")
 }
 
 func TestUploadKeepOld(t *testing.T) {
@@ -300,7 +358,69 @@ func TestUploadFinalFailureDeletesResource(t *testing.T) {
 	assert.Equal(t, 3, fake.Stats().Dropped)
 }
 
-func TestUploadFailureKeepsEarlierVersions(t *testing.T) {
+// A failed rebuild without keep_old: MAAS dropped the old version's file
+// at the create, but the resource, which this upload did not create, is
+// kept, and the error says what MAAS holds.
+func TestUploadFailedRebuildKeepsTheResource(t *testing.T) {
+	fake := startFake(t)
+	var logged []string
+	client := newClient(t, fake, func(o *maas.Options) {
+		o.Attempts = 2
+		o.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	})
+	path, sum := writeImage(t, mib, 11)
+	first, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+
+	fake.SetFaults(fakemaas.Faults{DropEvery: 1, DropAfterBytes: 1000})
+	path2, sum2 := writeImage(t, mib, 12)
+	_, err = client.Upload(context.Background(), request(path2, sum2, mib))
+	require.Error(t, err)
+	id := first.Resource.ID
+	assert.Contains(t, err.Error(), fmt.Sprintf("boot resource %d (custom/test-image, amd64/generic) existed before this upload, so it was not deleted", id))
+	assert.Contains(t, err.Error(), fmt.Sprintf("version %s: no file (MAAS dropped it at this upload's create, as keep_old is false)", first.Version))
+	assert.Contains(t, err.Error(), "incomplete, 0.0%, this upload's")
+	assert.Contains(t, strings.Join(logged, "\n"), fmt.Sprintf("keep_old is false: MAAS drops the files of boot resource %d (custom/test-image) version %s when this upload creates its new version", id, first.Version))
+	assert.Zero(t, fake.Stats().Deletes)
+	assert.Len(t, fake.Sets(id), 2, "the resource and its history stay")
+}
+
+// Run again after a rebuild stopped midway, the upload goes on where it
+// stopped instead of creating a version that would share (and append to)
+// the stored partial file.
+func TestUploadResumesAnEarlierIncompleteUpload(t *testing.T) {
+	fake := startFake(t)
+	fake.Regions = 2
+	client := newClient(t, fake, func(o *maas.Options) { o.Attempts = 1 })
+	path, sum := writeImage(t, mib, 11)
+	_, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+
+	size := int64(5 * mib)
+	path2, sum2 := writeImage(t, size, 12)
+	req := request(path2, sum2, size)
+	req.ChunkSize = mib
+	fake.SetFaults(fakemaas.Faults{DropEvery: 3, DropAfterBytes: 1000})
+	_, err = client.Upload(context.Background(), req)
+	require.ErrorContains(t, err, "stopped at byte 2097152")
+	fake.SetFaults(fakemaas.Faults{})
+	before := fake.Stats()
+
+	var progressed int64
+	req.Progress = func(n int64) { progressed += n }
+	_, err = client.Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, before.Creates, fake.Stats().Creates, "no new version")
+	assert.Equal(t, 3, fake.Stats().Puts-before.Puts, "the three chunks MAAS lacked")
+	files := fake.Files()
+	require.Len(t, files, 1)
+	assert.Equal(t, sum2, files[0].SHA256)
+	assert.Equal(t, size, files[0].Stored)
+	assert.True(t, files[0].Complete)
+	assert.Equal(t, size, progressed)
+}
+
+func TestUploadFailedRebuildWithKeepOldKeepsTheOldVersion(t *testing.T) {
 	fake := startFake(t)
 	client := newClient(t, fake, func(o *maas.Options) { o.Attempts = 2 })
 	path, sum := writeImage(t, mib, 11)
@@ -309,14 +429,178 @@ func TestUploadFailureKeepsEarlierVersions(t *testing.T) {
 
 	fake.SetFaults(fakemaas.Faults{DropEvery: 1, DropAfterBytes: 1000})
 	path2, sum2 := writeImage(t, mib, 12)
-	_, err = client.Upload(context.Background(), request(path2, sum2, mib))
-	require.ErrorContains(t, err, "holds other versions, so it was kept")
-
+	req := request(path2, sum2, mib)
+	req.KeepOld = true
+	_, err = client.Upload(context.Background(), req)
+	require.ErrorContains(t, err, "existed before this upload, so it was not deleted")
+	assert.Contains(t, err.Error(), ": complete; version")
 	files := fake.Files()
 	require.Len(t, files, 2)
-	assert.True(t, files[0].Complete, "the earlier version must survive")
+	assert.True(t, files[0].Complete, "the earlier version survives")
 	assert.Equal(t, sum, files[0].SHA256)
+	assert.Equal(t, int64(mib), files[0].Stored)
 	assert.Zero(t, fake.Stats().Deletes)
+}
+
+// An HA MAAS: after the last chunk the file is on one region of three,
+// complete false and progress 33.3, and that is a finished upload.
+func TestUploadHARegions(t *testing.T) {
+	fake := startFake(t)
+	fake.Regions, fake.SyncReads = 3, 1000
+	size := int64(9*mib + 3)
+	path, sum := writeImage(t, size, 30)
+	res, err := newClient(t, fake, nil).Upload(context.Background(), request(path, sum, size))
+	require.NoError(t, err)
+	assert.False(t, res.AlreadyPresent)
+	files := fake.Files()
+	require.Len(t, files, 1)
+	assert.Equal(t, size, files[0].Stored)
+	assert.Equal(t, 1, files[0].RegionsHolding)
+	assert.False(t, files[0].Complete, "the other regions copy it later")
+	assert.Zero(t, fake.Stats().Deletes)
+}
+
+// Lost answers on an HA MAAS, the last chunk's included: the offset is
+// settled from progress with the number of regions, so no byte is sent
+// twice (which would make MAAS delete the stored file).
+func TestUploadHALostAnswersResume(t *testing.T) {
+	fake := startFake(t)
+	fake.Regions, fake.SyncReads = 3, 1000
+	fake.SetFaults(fakemaas.Faults{LoseAnswerEvery: 2})
+	size := int64(6 * mib)
+	path, sum := writeImage(t, size, 31)
+	req := request(path, sum, size)
+	req.ChunkSize = mib
+	var progressed int64
+	req.Progress = func(n int64) { progressed += n }
+	_, err := newClient(t, fake, nil).Upload(context.Background(), req)
+	require.NoError(t, err)
+	files := fake.Files()
+	require.Len(t, files, 1)
+	assert.Equal(t, size, files[0].Stored)
+	assert.Equal(t, size, files[0].Received)
+	assert.Equal(t, 3, fake.Stats().LostAnswers, "chunks 2, 4 and 6 (the last) lost their answers")
+	assert.Equal(t, 6, fake.Stats().Puts, "no chunk sent twice")
+	assert.Equal(t, size, progressed)
+}
+
+// MAAS 3.3 with several regions reports progress over its one store:
+// lost answers are settled over one copy there.
+func TestUploadMAAS33LostAnswersResume(t *testing.T) {
+	fake := startFake(t)
+	fake.MAAS33, fake.Regions = true, 3
+	fake.SetFaults(fakemaas.Faults{LoseAnswerEvery: 2})
+	size := int64(6 * mib)
+	path, sum := writeImage(t, size, 38)
+	req := request(path, sum, size)
+	req.ChunkSize = mib
+	_, err := newClient(t, fake, nil).Upload(context.Background(), req)
+	require.NoError(t, err)
+	requireOnlyComplete(t, fake, sum, size)
+	assert.Equal(t, 6, fake.Stats().Puts, "no chunk sent twice")
+}
+
+// A create whose answer is lost (dropped, or held past the client's
+// timeout by a slow MAAS) is looked up before it is sent again: one version.
+func TestUploadLostCreateAnswerMakesOneVersion(t *testing.T) {
+	for _, hangs := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hangs=%v", hangs), func(t *testing.T) {
+			fake := startFake(t)
+			fake.SetFaults(fakemaas.Faults{CreateAnswersLost: 3, CreateHangs: hangs})
+			path, sum := writeImage(t, 2*mib, 32)
+			res, err := newClient(t, fake, func(o *maas.Options) {
+				if hangs {
+					o.RequestTimeout = 300 * time.Millisecond
+				}
+			}).Upload(context.Background(), request(path, sum, 2*mib))
+			require.NoError(t, err)
+			requireOnlyComplete(t, fake, sum, 2*mib)
+			assert.Equal(t, 1, fake.Stats().Creates, "the create is not sent again")
+			assert.Len(t, fake.Sets(res.Resource.ID), 1, "one version")
+		})
+	}
+}
+
+// When the look-up after a lost create fails too, the error says what
+// MAAS may hold and how to delete it.
+func TestUploadLostCreateAndFailedLookupSaysWhatToDelete(t *testing.T) {
+	fake := startFake(t)
+	fake.SetFaults(fakemaas.Faults{CreateAnswersLost: 1})
+	fake.OnCreate = func() { fake.SetFaults(fakemaas.Faults{FailEvery: 1}) }
+	path, sum := writeImage(t, mib, 33)
+	_, err := newClient(t, fake, func(o *maas.Options) { o.Attempts = 2 }).Upload(context.Background(), request(path, sum, mib))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "checking whether MAAS made boot resource custom/test-image (amd64/generic) anyway failed too")
+	assert.Contains(t, err.Error(), "delete it with `maas $PROFILE boot-resource delete ID`")
+	assert.Equal(t, 1, fake.Stats().Creates)
+}
+
+// An API 3 upload checks for the same content elsewhere first, too.
+func TestUploadAPIv3SameContentUnderAnotherNameStops(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	path, sum := writeImage(t, mib, 34)
+	client := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	})
+	_, err := client.Upload(context.Background(), request(path, sum, mib))
+	require.NoError(t, err)
+	req := request(path, sum, mib)
+	req.Name = "custom/other"
+	_, err = client.Upload(context.Background(), req)
+	require.ErrorContains(t, err, "MAAS already stores this content")
+	assert.Equal(t, 1, fake.Stats().V3Uploads)
+	assert.Len(t, fake.Files(), 1)
+}
+
+func TestUploadHugeRetries(t *testing.T) {
+	fake := startFake(t)
+	fake.SetFaults(fakemaas.Faults{FailEvery: 3})
+	size := int64(5 * mib)
+	path, sum := writeImage(t, size, 35)
+	req := request(path, sum, size)
+	req.ChunkSize = mib
+	_, err := newClient(t, fake, func(o *maas.Options) { o.Attempts = math.MaxInt }).Upload(context.Background(), req)
+	require.NoError(t, err)
+	requireOnlyComplete(t, fake, sum, size)
+}
+
+// A hostile or broken server: its answer is shown once, printable and short.
+func TestUploadHostileErrorBody(t *testing.T) {
+	const marker = "BROKEN-PROXY"
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/version/") {
+			_, _ = w.Write([]byte(`{"version": "3.5.0"}`))
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(marker + " \x1b[2J\x1b]0;pwned\x07\r\n" + strings.Repeat("A", 200_000)))
+	}))
+	defer server.Close()
+	path, sum := writeImage(t, mib, 36)
+	client, err := maas.NewClient(maas.Options{URL: server.URL + "/MAAS", APIKey: fakemaas.APIKey, Attempts: 1})
+	require.NoError(t, err)
+	_, err = client.Upload(context.Background(), request(path, sum, mib))
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Equal(t, 1, strings.Count(msg, marker), "shown once: %s", msg)
+	assert.Less(t, len(msg), 1000)
+	assert.NotContains(t, msg, "\x1b")
+	assert.NotContains(t, msg, "\x07")
+	assert.NotContains(t, msg, "\r")
+	assert.Contains(t, msg, "more characters)")
+}
+
+// A URL without /MAAS gets the web server's 404 page: the error says
+// what the URL probably is.
+func TestUploadURLWithoutMAASSaysWhatItShouldBe(t *testing.T) {
+	fake := startFake(t)
+	root := strings.TrimSuffix(fake.URL, "/MAAS")
+	path, sum := writeImage(t, mib, 37)
+	_, err := newClient(t, fake, func(o *maas.Options) { o.URL = root; o.URLSetting = "MAAS_URL" }).
+		Upload(context.Background(), request(path, sum, mib))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("MAAS_URL %s does not end in /MAAS: it is probably %s/MAAS", root, root))
 }
 
 func TestUploadReportsTheDigestItComputed(t *testing.T) {
@@ -363,6 +647,31 @@ func TestUploadAPIv3LostAnswerIsNotAnError(t *testing.T) {
 	require.NoError(t, err, "the retry's 409 must be recognised as the earlier attempt's success")
 	requireOnlyComplete(t, fake, sum, 2*mib)
 	assert.Equal(t, "3", res.APIVersion)
+}
+
+// On an HA MAAS, a lost API 3 answer leaves the file on one region of
+// three, incomplete: the retry's 409 is still recognised as its success,
+// and nothing goes through API 2.0 into the shared stored file.
+func TestUploadAPIv3LostAnswerOnHA(t *testing.T) {
+	fake := startFake(t)
+	fake.V3 = true
+	fake.Regions, fake.SyncReads = 3, 1000
+	fake.SetFaults(fakemaas.Faults{LoseAnswerEvery: 1})
+	path, sum := writeImage(t, 2*mib, 14)
+	req := request(path, sum, 2*mib)
+	var progressed int64
+	req.Progress = func(n int64) { progressed += n }
+	res, err := newClient(t, fake, func(o *maas.Options) {
+		o.Username, o.Password = fakemaas.Username, fakemaas.Password
+	}).Upload(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, "3", res.APIVersion)
+	assert.Zero(t, fake.Stats().Creates)
+	assert.Zero(t, fake.Stats().Puts)
+	files := fake.Files()
+	require.Len(t, files, 1)
+	assert.Equal(t, int64(2*mib), files[0].Stored)
+	assert.Equal(t, int64(2*mib), progressed)
 }
 
 // API 3 refuses (409) a name and architecture it has uploaded before, even
@@ -415,20 +724,25 @@ func TestUploadFallsBackWithoutAPIv3(t *testing.T) {
 	requireOnlyComplete(t, fake, sum, 2*mib)
 }
 
+// On an HA MAAS, WaitComplete waits until every region holds the file
+// and says how many do meanwhile.
 func TestWaitComplete(t *testing.T) {
 	fake := startFake(t)
-	fake.SyncReads = 3
+	fake.Regions, fake.SyncReads = 3, 3
 	path, sum := writeImage(t, mib, 17)
 	client := newClient(t, fake, nil)
 	res, err := client.Upload(context.Background(), request(path, sum, mib))
 	require.NoError(t, err)
-	readsBefore := fake.Stats().Reads
 
-	done, version, err := client.WaitComplete(context.Background(), res.Resource.ID, sum)
+	var seen []string
+	done, version, err := client.WaitComplete(context.Background(), res.Resource.ID, sum, func(s maas.WaitStatus) {
+		seen = append(seen, s.String())
+	})
 	require.NoError(t, err)
 	assert.Equal(t, res.Version, version)
 	assert.True(t, done.Sets[version].Complete)
-	assert.GreaterOrEqual(t, fake.Stats().Reads-readsBefore, 2, "the set became complete only after the sync reads")
+	assert.Equal(t, []string{"1 of 3 regions hold it (33.3%)", "3 of 3 regions hold it (100.0%)"}, seen)
+	assert.Equal(t, 3, fake.Files()[0].RegionsHolding)
 }
 
 // API 3 answers with the boot resource's id only (no sets); API 2.0 reads
@@ -436,7 +750,7 @@ func TestWaitComplete(t *testing.T) {
 func TestWaitCompleteAfterAPIv3(t *testing.T) {
 	fake := startFake(t)
 	fake.V3 = true
-	fake.SyncReads = 3
+	fake.Regions, fake.SyncReads = 3, 3
 	path, sum := writeImage(t, mib, 16)
 	client := newClient(t, fake, func(o *maas.Options) {
 		o.Username, o.Password = fakemaas.Username, fakemaas.Password
@@ -446,7 +760,7 @@ func TestWaitCompleteAfterAPIv3(t *testing.T) {
 	require.Equal(t, "3", res.APIVersion)
 	assert.Empty(t, res.Version, "API 3 does not say which version it made")
 
-	done, version, err := client.WaitComplete(context.Background(), res.Resource.ID, sum)
+	done, version, err := client.WaitComplete(context.Background(), res.Resource.ID, sum, nil)
 	require.NoError(t, err)
 	f := requireOnlyComplete(t, fake, sum, mib)
 	assert.Equal(t, f.ResourceID, done.ID)
@@ -456,14 +770,14 @@ func TestWaitCompleteAfterAPIv3(t *testing.T) {
 
 func TestWaitCompleteHonoursContext(t *testing.T) {
 	fake := startFake(t)
-	fake.SyncReads = 1 << 30
+	fake.Regions, fake.SyncReads = 2, 1<<30
 	path, sum := writeImage(t, mib, 18)
 	client := newClient(t, fake, nil)
 	res, err := client.Upload(context.Background(), request(path, sum, mib))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, _, err = client.WaitComplete(ctx, res.Resource.ID, sum)
+	_, _, err = client.WaitComplete(ctx, res.Resource.ID, sum, nil)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 	assert.True(t, strings.Contains(err.Error(), "to become complete"), "got %v", err)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // errNoAPIv3 means the server has no API 3 login; Upload falls back to 2.0.
@@ -95,11 +96,8 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 	})
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict {
-		// An earlier attempt whose answer was lost may have stored it.
-		if res, version, ok := c.findComplete(ctx, req); ok {
-			reportProgress(req.Progress, reported.Load(), req.Size)
-			return UploadResult{Resource: res, Version: version, APIVersion: "3"}, nil
-		}
+		// Upload looks again: an earlier attempt whose answer was lost
+		// may have stored the content.
 		return UploadResult{}, errV3Exists
 	}
 	if err != nil {
@@ -117,17 +115,6 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 	return UploadResult{Resource: res, APIVersion: "3"}, nil
 }
 
-// findComplete looks for a complete file with this content under the
-// request's name and architecture.
-func (c *Client) findComplete(ctx context.Context, req UploadRequest) (Resource, string, bool) {
-	res, found, err := c.Find(ctx, req.Name, req.Architecture)
-	if err != nil || !found {
-		return Resource{}, "", false
-	}
-	version, file, ok := res.FileBySHA256(req.SHA256)
-	return res, version, ok && file.Complete
-}
-
 // countingReader reports the running total of bytes read.
 type countingReader struct {
 	r        io.Reader
@@ -142,21 +129,57 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WaitComplete polls the resource through API 2.0 until the set holding
-// the file with this sha256 is complete (MAAS then has it on its rack
-// controllers), and returns the resource and that set's version. It works
-// after either API's upload: both name the resource by the same id.
-func (c *Client) WaitComplete(ctx context.Context, id int, sum string) (Resource, string, error) {
+// WaitStatus is how far MAAS's regions have copied a file.
+type WaitStatus struct {
+	// Progress is MAAS's percentage over all regions.
+	Progress float64
+	// Holding is how many regions hold the whole file, of Regions (0
+	// when MAAS did not list them).
+	Holding, Regions int
+}
+
+// WaitComplete polls the resource through API 2.0 until the file with
+// this sha256 is complete, which on MAAS 3.4+ means every region
+// controller holds it (the upload itself lands on one; the others copy
+// it afterwards), and returns the resource and the file's version. It
+// works after either API's upload: both name the resource by the same
+// id. report, when set, gets each change of the status.
+func (c *Client) WaitComplete(ctx context.Context, id int, sum string, report func(WaitStatus)) (Resource, string, error) {
+	info, err := c.serverInfo(ctx)
+	if err != nil {
+		return Resource{}, "", fmt.Errorf("waiting for boot resource %d to become complete: %w", id, err)
+	}
+	var last WaitStatus
 	for polls := 1; ; polls++ {
 		st, err := c.readFile(ctx, id, sum)
 		if err != nil {
 			return Resource{}, "", fmt.Errorf("waiting for boot resource %d to become complete: %w", id, err)
 		}
-		if st.resource.Sets[st.version].Complete {
+		status := WaitStatus{Progress: st.file.Progress}
+		if info.perRegion { // MAAS 3.3's progress is over its one store
+			status.Holding, status.Regions = info.regionsHolding(st.file), info.regions
+		}
+		if st.file.Complete {
+			status.Progress = 100
+		}
+		if report != nil && (polls == 1 || status != last) {
+			report(status)
+		}
+		last = status
+		if st.file.Complete && st.resource.Sets[st.version].Complete {
 			return st.resource, st.version, nil
 		}
-		if err := sleep(ctx, c.opts.PollInterval); err != nil {
-			return Resource{}, "", fmt.Errorf("waiting for boot resource %d (version %s) to become complete, %d polls: %w", id, st.version, polls, err)
+		// Quick first polls for a small image, then every PollInterval.
+		if err := sleep(ctx, Backoff{Initial: min(time.Second, c.opts.PollInterval), Max: c.opts.PollInterval}.delay(polls)); err != nil {
+			return Resource{}, "", fmt.Errorf("waiting for boot resource %d (version %s) to become complete on every region, %d polls, %s: %w",
+				id, st.version, polls, status, err)
 		}
 	}
+}
+
+func (s WaitStatus) String() string {
+	if s.Regions <= 0 {
+		return fmt.Sprintf("%.1f%% copied", s.Progress)
+	}
+	return fmt.Sprintf("%d of %d regions hold it (%.1f%%)", s.Holding, s.Regions, s.Progress)
 }

@@ -112,8 +112,12 @@ func ValidateBaseImage(baseImage string) error {
 // ValidateAPIKey checks the `CONSUMER_KEY:TOKEN_KEY:TOKEN_SECRET` form
 // without ever putting the key into the error.
 func ValidateAPIKey(key string) error {
+	if strings.ContainsAny(key, " \t\r\n") {
+		return fmt.Errorf("api_key holds a space or line break; the MAAS API key is CONSUMER_KEY:TOKEN_KEY:TOKEN_SECRET on one line " +
+			"(as printed by `maas apikey --username USER`)")
+	}
 	parts := strings.Split(key, ":")
-	if len(parts) != 3 || slices.Contains(parts, "") || strings.ContainsAny(key, " \t\r\n") {
+	if len(parts) != 3 || slices.Contains(parts, "") {
 		return fmt.Errorf("api_key must be the MAAS API key CONSUMER_KEY:TOKEN_KEY:TOKEN_SECRET " +
 			"(three non-empty parts, as printed by `maas apikey --username USER`)")
 	}

@@ -59,19 +59,23 @@ type Config struct {
 	// refuses request bodies over 10 MiB.
 	ChunkSize int64 `mapstructure:"chunk_size"`
 	// Keep the older versions of an image with the same name and
-	// architecture; by default MAAS drops them once this upload completes.
+	// architecture. By default MAAS drops their files when this upload
+	// creates its new version, before any byte is sent: if the upload then
+	// fails, the image has no usable version until the next one succeeds.
 	KeepOld bool `mapstructure:"keep_old"`
 	// Time limit of each HTTP request, e.g. `5m` (the default).
 	Timeout time.Duration `mapstructure:"timeout"`
 	// Attempts per request before the upload fails; network errors and 5xx
-	// answers are retried with backoff. Defaults to 5.
+	// answers are retried with backoff (1 s doubling to 30 s). Defaults to 5.
 	Retries int `mapstructure:"retries"`
 	// A PEM file of CA certificates to trust for an `https` MAAS URL.
 	CACert string `mapstructure:"ca_cert"`
 	// Skip TLS certificate verification. Only for test installations.
 	InsecureSkipTLSVerify bool `mapstructure:"insecure_skip_tls_verify"`
 	// After the upload (through either API), wait until MAAS reports the
-	// new version complete (synced to its rack controllers), at most
+	// file complete: on MAAS 3.4 and later, every region controller holds
+	// it (the upload lands on one, the others copy it afterwards). The
+	// build shows how many regions hold it meanwhile. At most
 	// `wait_timeout`.
 	WaitComplete bool `mapstructure:"wait_complete"`
 	// How long `wait_complete` waits, e.g. `30m` (the default).
@@ -84,6 +88,9 @@ type Config struct {
 	Password string `mapstructure:"password"`
 
 	ctx interpolate.Context
+	// urlSetting and keySetting name where maas_url and api_key came
+	// from, for messages.
+	urlSetting, keySetting string
 }
 
 func (c *Config) prepare(raws ...interface{}) error {
@@ -101,12 +108,15 @@ func (c *Config) prepare(raws ...interface{}) error {
 }
 
 func (c *Config) setDefaults() {
+	c.urlSetting, c.keySetting = "maas_url", "api_key"
 	if c.MAASURL == "" {
-		c.MAASURL = os.Getenv("MAAS_URL")
+		c.MAASURL, c.urlSetting = os.Getenv("MAAS_URL"), "MAAS_URL"
 	}
 	if c.APIKey == "" {
-		c.APIKey = os.Getenv("MAAS_API_KEY")
+		c.APIKey, c.keySetting = os.Getenv("MAAS_API_KEY"), "MAAS_API_KEY"
 	}
+	// A key pasted or read from a file often ends in a newline.
+	c.MAASURL, c.APIKey = strings.TrimSpace(c.MAASURL), strings.TrimSpace(c.APIKey)
 	if c.ChunkSize == 0 {
 		c.ChunkSize = maas.DefaultChunkSize
 	}
@@ -143,12 +153,12 @@ func (c *Config) validate() error {
 	if c.MAASURL == "" {
 		add(errors.New("maas_url is required (or set MAAS_URL), e.g. http://maas.example:5240/MAAS"))
 	} else {
-		add(maas.ValidateURL(c.MAASURL))
+		add(fromEnvironment(c.urlSetting, maas.ValidateURL(c.MAASURL)))
 	}
 	if c.APIKey == "" {
 		add(errors.New("api_key is required (or set MAAS_API_KEY); get it with `maas apikey --username USER`"))
 	} else {
-		add(maas.ValidateAPIKey(c.APIKey))
+		add(fromEnvironment(c.keySetting, maas.ValidateAPIKey(c.APIKey)))
 	}
 	add(maas.ValidateName(c.ImageName))
 	if c.Architecture != "" {
@@ -183,6 +193,14 @@ func (c *Config) validate() error {
 		return errs
 	}
 	return nil
+}
+
+// fromEnvironment names the environment variable a bad value came from.
+func fromEnvironment(setting string, err error) error {
+	if err == nil || !strings.HasPrefix(setting, "MAAS_") {
+		return err
+	}
+	return fmt.Errorf("%s (used as %s is not set): %w", setting, map[string]string{"MAAS_URL": "maas_url", "MAAS_API_KEY": "api_key"}[setting], err)
 }
 
 // tlsConfig builds the TLS settings, or nil for Go's defaults.

@@ -54,16 +54,19 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	// The client computed them if the incoming artifact had none.
 	req.SHA256, req.Size = result.SHA256, result.Size
 	if result.AlreadyPresent {
-		ui.Say(fmt.Sprintf("MAAS already holds this content (sha256 %s); nothing was uploaded", req.SHA256))
+		ui.Say(fmt.Sprintf("Already in MAAS as boot resource %d (%s, %s), version %s, sha256 %s: nothing was uploaded",
+			result.Resource.ID, req.Name, req.Architecture, result.Version, req.SHA256))
 	}
 	res, version := result.Resource, result.Version
 	if p.config.WaitComplete {
-		ui.Say("Waiting for MAAS to report the image complete...")
+		ui.Say(fmt.Sprintf("Waiting (at most %s) for MAAS to report the image complete on every region controller...", p.config.WaitTimeout))
 		waitCtx, cancel := context.WithTimeout(ctx, p.config.WaitTimeout)
-		res, version, err = client.WaitComplete(waitCtx, res.ID, req.SHA256)
+		res, version, err = client.WaitComplete(waitCtx, res.ID, req.SHA256, func(s maas.WaitStatus) {
+			ui.Say("MAAS: " + s.String())
+		})
 		cancel()
 		if err != nil {
-			return nil, false, false, fmt.Errorf("maas-upload: uploaded as boot resource %d, but %w", result.Resource.ID, err)
+			return nil, false, false, fmt.Errorf("maas-upload: uploaded as boot resource %d, but %w (wait_timeout is %s)", result.Resource.ID, err, p.config.WaitTimeout)
 		}
 	}
 	artifact := &Artifact{
@@ -82,6 +85,7 @@ func (p *PostProcessor) client(ui packersdk.Ui) (*maas.Client, error) {
 	}
 	return maas.NewClient(maas.Options{
 		URL: p.config.MAASURL, APIKey: p.config.APIKey,
+		URLSetting: p.config.urlSetting, APIKeySetting: p.config.keySetting,
 		Username: p.config.Username, Password: p.config.Password,
 		TLSConfig: tlsConfig, RequestTimeout: p.config.Timeout, Attempts: p.config.Retries,
 		Logf: func(format string, args ...any) { ui.Say(fmt.Sprintf(format, args...)) },

@@ -45,6 +45,33 @@ func TestConfigureFromEnvironment(t *testing.T) {
 	assert.Equal(t, goodKey, p.config.APIKey)
 }
 
+// A key copied with its line break, or read from a file, is trimmed.
+func TestConfigureTrimsTheKey(t *testing.T) {
+	t.Setenv("MAAS_URL", "https://maas.example/MAAS\n")
+	t.Setenv("MAAS_API_KEY", goodKey+"\n")
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"image_name": "custom/x1"}))
+	assert.Equal(t, goodKey, p.config.APIKey)
+	assert.Equal(t, "https://maas.example/MAAS", p.config.MAASURL)
+
+	raw := validSettings()
+	raw["api_key"] = " " + goodKey + "\r\n"
+	require.NoError(t, p.Configure(raw))
+	assert.Equal(t, goodKey, p.config.APIKey)
+}
+
+// Bad values from MAAS_URL and MAAS_API_KEY are named as such.
+func TestConfigureNamesTheEnvironment(t *testing.T) {
+	t.Setenv("MAAS_URL", "maas.example/MAAS")
+	t.Setenv("MAAS_API_KEY", "ck:tk:two words")
+	var p PostProcessor
+	err := p.Configure(map[string]interface{}{"image_name": "custom/x1"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MAAS_URL (used as maas_url is not set): maas_url")
+	assert.Contains(t, err.Error(), "MAAS_API_KEY (used as api_key is not set): api_key holds a space or line break")
+	assert.NotContains(t, err.Error(), "two words")
+}
+
 func TestConfigureErrors(t *testing.T) {
 	t.Setenv("MAAS_URL", "")
 	t.Setenv("MAAS_API_KEY", "")

@@ -102,18 +102,50 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	if msg := s.sizeConflict(p); msg != "" {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"__all__": {msg}})
+		return
+	}
 	s.stats.Creates++
 	res, _ := s.addSet(p, false)
 	answer := s.render(res, true)
+	lost := s.faults.CreateAnswersLost > 0
+	if lost {
+		s.faults.CreateAnswersLost--
+		s.stats.LostCreates++
+	}
+	hang := s.faults.CreateHangs
 	s.mu.Unlock()
 	if s.OnCreate != nil {
 		s.OnCreate()
 	}
+	if lost && hang {
+		<-r.Context().Done() // answered after the client gave up: never
+		return
+	}
+	if lost {
+		dropConnection(w)
+		return
+	}
 	writeJSON(w, http.StatusCreated, answer)
 }
 
+// sizeConflict is MAAS's refusal of a sha256 stored with another size.
+// Callers hold s.mu.
+func (s *Server) sizeConflict(p uploadParams) string {
+	for _, f := range s.files {
+		if f.SHA256 == p.sha && f.Size != p.size {
+			return "File already exists with sha256 that is of different size."
+		}
+	}
+	return ""
+}
+
 // addSet adds a new version to the resource with this name and
-// architecture, creating the resource when needed. Callers hold s.mu.
+// architecture, creating the resource when needed. Unless keep_old, the
+// older sets' files are dropped now, at the create, as MAAS's
+// BootResourceForm.save does; their sets stay, empty. Callers hold s.mu.
 func (s *Server) addSet(p uploadParams, viaV3 bool) (*resource, *file) {
 	var res *resource
 	for _, r := range s.resources {
@@ -139,15 +171,21 @@ func (s *Server) addSet(p uploadParams, viaV3 bool) (*resource, *file) {
 	filename, filetype := fileNames(p.filetype)
 	f := &file{
 		id: s.nextID, resourceID: res.ID, version: version, Filename: filename, Filetype: filetype,
-		SHA256: p.sha, Size: p.size, hash: newHash(),
+		SHA256: p.sha, Size: p.size, blobKey: p.sha, sync: make([]int64, s.regions()),
+	}
+	if s.NoDedupe {
+		f.blobKey = fmt.Sprintf("%s#%d", p.sha, f.id)
 	}
 	s.nextID++
 	st := &set{Version: version, keepOld: p.keepOld, Files: map[string]*file{filename: f}}
 	res.Sets[version] = st
 	s.files[f.id] = f
-	if s.done[p.sha] && !s.NoDedupe {
-		f.received, f.complete = f.Size, true
-		s.finishSet(res, st)
+	if !p.keepOld {
+		for _, other := range res.Sets {
+			if other != st {
+				s.dropFiles(other)
+			}
+		}
 	}
 	return res, f
 }
@@ -162,23 +200,6 @@ func fileNames(filetype string) (string, string) {
 	default:
 		suffix := strings.TrimPrefix(filetype, "dd")
 		return "root-dd." + suffix, "root-dd." + suffix
-	}
-}
-
-// finishSet marks the sync delay and, unless keep_old, drops the other
-// versions. Callers hold s.mu.
-func (s *Server) finishSet(res *resource, st *set) {
-	st.syncReads = s.SyncReads
-	if st.keepOld {
-		return
-	}
-	for version, other := range res.Sets {
-		if other != st {
-			for _, f := range other.Files {
-				delete(s.files, f.id)
-			}
-			delete(res.Sets, version)
-		}
 	}
 }
 
@@ -231,48 +252,79 @@ func (s *Server) dropMidBody(w http.ResponseWriter, r *http.Request, after int64
 	dropConnection(w)
 }
 
-// appendChunk streams the body into the file's hash. A body that does not
-// arrive whole is not stored, as MAAS only sees complete requests.
+// appendChunk streams the body into the stored content, checking as
+// MAAS's upload handler does. A body that does not arrive whole is not
+// stored, as MAAS only sees complete requests.
 func (s *Server) appendChunk(r *http.Request, f *file) (int, string) {
-	f.mu.Lock() // one body at a time per file; s.mu stays free meanwhile
-	defer f.mu.Unlock()
 	s.mu.Lock()
-	if f.complete {
+	b := s.blobOf(f)
+	s.mu.Unlock()
+	b.mu.Lock() // one body at a time per stored file; s.mu stays free
+	defer b.mu.Unlock()
+	s.mu.Lock()
+	if s.MAAS33 && b.valid || !s.MAAS33 && f.sync[0] == f.Size {
 		s.mu.Unlock()
 		return http.StatusBadRequest, "Cannot upload to a complete file."
 	}
-	if f.received+r.ContentLength > f.Size {
-		f.received, f.hash = 0, newHash()
+	if b.size+r.ContentLength > f.Size {
+		s.overflow(f)
 		s.mu.Unlock()
 		return http.StatusBadRequest, "Too much data received."
 	}
 	s.mu.Unlock()
-	saved, _ := f.hash.(encoding.BinaryMarshaler).MarshalBinary()
-	n, err := io.Copy(f.hash, r.Body)
+	saved, _ := b.hash.(encoding.BinaryMarshaler).MarshalBinary()
+	n, err := io.Copy(b.hash, r.Body)
 	if err != nil || n != r.ContentLength {
-		_ = f.hash.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved)
+		_ = b.hash.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved)
 		return http.StatusBadRequest, "Incomplete body."
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f.received += n
-	if f.received < f.Size {
+	b.size += n
+	if b.size < f.Size {
+		f.sync[0] += n
 		return http.StatusOK, ""
 	}
-	if hex.EncodeToString(f.hash.Sum(nil)) != f.SHA256 {
-		f.received, f.hash = 0, newHash()
+	if hex.EncodeToString(b.hash.Sum(nil)) != f.SHA256 {
+		if s.MAAS33 {
+			b.size, b.hash = 0, newHash()
+		} // 3.4+: the request's transaction is rolled back, the full file stays on disk
 		return http.StatusBadRequest, "Saved content does not match given SHA256 value."
 	}
-	s.completeFile(f)
+	f.sync[0] += n
+	s.completeFile(f, b)
 	return http.StatusOK, ""
 }
 
-// completeFile marks a file complete; callers hold s.mu.
-func (s *Server) completeFile(f *file) {
-	f.complete = true
-	s.done[f.SHA256] = true
-	if res := s.resources[f.resourceID]; res != nil {
-		s.finishSet(res, res.Sets[f.version])
+// blobOf is the stored content of a file row, created empty when MAAS
+// holds none. Callers hold s.mu.
+func (s *Server) blobOf(f *file) *blob {
+	b := s.store[f.blobKey]
+	if b == nil {
+		b = &blob{hash: newHash()}
+		s.store[f.blobKey] = b
+	}
+	return b
+}
+
+// overflow is MAAS's answer to too much data: 3.4+ deletes the stored
+// file, whichever rows share it, and leaves the sync rows as they were;
+// 3.3 discards what was stored. Callers hold s.mu.
+func (s *Server) overflow(f *file) {
+	if s.MAAS33 {
+		s.store[f.blobKey] = &blob{hash: newHash()}
+		return
+	}
+	delete(s.store, f.blobKey)
+}
+
+// completeFile marks the stored content whole; the other regions copy it
+// after SyncReads reads. Callers hold s.mu.
+func (s *Server) completeFile(f *file, b *blob) {
+	b.valid = true
+	f.syncReads = s.SyncReads
+	if f.syncReads == 0 {
+		s.copyToRegions(f)
 	}
 }
 

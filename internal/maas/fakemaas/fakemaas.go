@@ -1,12 +1,24 @@
-// Package fakemaas is an in-process MAAS region that serves the part of
-// the API an image upload uses, as docs/design/maas-api.md describes the real
-// one: OAuth PLAINTEXT with nonce and timestamp checks, 301 on a missing
-// trailing slash, create validation, versioned sets, appending chunk PUTs
-// with MAAS's error order, progress, delete, and the API 3 one-shot
-// upload with bearer tokens. Faults (dropped connections, lost answers,
-// 503s, slowness) can be injected to test a client's recovery.
+// Package fakemaas is an in-process MAAS that serves the part of the API
+// an image upload uses, as docs/design/maas-api.md describes MAAS's
+// region: OAuth PLAINTEXT with nonce and timestamp checks, 301 on a
+// missing trailing slash, create validation, versioned sets, appending
+// chunk PUTs with MAAS's error order, progress, delete, the region
+// controller list, and the API 3 one-shot upload with bearer tokens.
+// Faults (dropped connections, lost answers, 503s, slowness, lost create
+// answers) can be injected to test a client's recovery.
 //
-// It keeps only a running sha256 per file, never the content, so
+// By default it is MAAS 3.4 and later: each of Regions region controllers
+// holds its own copy of a file; an upload lands on the first region and
+// the others copy it after SyncReads reads of the resource (or when the
+// test calls SyncRegions); a file's progress and complete are over all
+// regions. Stored content is shared by sha256: a new file row for content
+// already stored starts incomplete, and its first PUT overflows the shared
+// stored file, which MAAS then deletes. Without keep_old the create drops
+// the older sets' files. MAAS33 switches to MAAS 3.3 and older: one shared
+// store, progress over one copy, and a new file for stored content is
+// complete at once.
+//
+// It keeps only a running sha256 per stored file, never the content, so
 // gigabyte uploads cost it no memory.
 package fakemaas
 
@@ -59,23 +71,44 @@ type Faults struct {
 	// after Delay (or never, if the client gives up first).
 	SlowEvery int
 	Delay     time.Duration
+	// CreateAnswersLost: that many API 2.0 creates (the first ones) are
+	// stored, then their answer is lost: the connection is dropped, or,
+	// with CreateHangs, held until the client gives up, as a slow MAAS
+	// does to a client with a short timeout.
+	CreateAnswersLost int
+	CreateHangs       bool
 }
 
 // Stats count what the fake did, so tests can check faults really fired.
 type Stats struct {
 	Creates, Puts, Reads, Deletes, V3Uploads int
 	Dropped, LostAnswers, Failed, Slowed     int
-	Unauthorized                             int
+	Unauthorized, LostCreates                int
 }
 
-// FileState is one stored file, for tests to inspect.
+// FileState is one file row, for tests to inspect.
 type FileState struct {
-	ResourceID          int
-	Name, Architecture  string
-	Version, SHA256     string
-	Size, Received      int64
+	ResourceID         int
+	Name, Architecture string
+	Version, SHA256    string
+	Size               int64
+	// Received is what the uploading region's row records (MAAS 3.4+) or
+	// the shared store holds (MAAS33).
+	Received int64
+	// Stored is how many bytes of this content the uploading region's
+	// store holds: 0 after MAAS deleted a shared stored file.
+	Stored int64
+	// RegionsHolding counts the regions whose row records the whole file.
+	RegionsHolding int
+	// Complete is MAAS's complete: every region holds the file.
 	Complete            bool
 	BaseImage, Filetype string
+}
+
+// SetState is one version of a resource, files or not.
+type SetState struct {
+	Version string
+	Files   int
 }
 
 // Server is the fake MAAS. Its exported fields may be set before the
@@ -96,9 +129,14 @@ type Server struct {
 	// OnCreate, when set, runs after a create is stored and before it is
 	// answered: tests use it to cancel a client at that moment.
 	OnCreate func()
-	// SyncReads is how many reads still show a set incomplete after its
-	// files are complete (MAAS syncing to rack controllers).
+	// Regions is the number of region controllers (default 1).
+	Regions int
+	// SyncReads is how many reads of a resource (GET with its sets) go by
+	// after a file is whole on the uploading region before the other
+	// regions hold it too; 0 copies it at once.
 	SyncReads int
+	// MAAS33 behaves like MAAS 3.3 and older (see the package comment).
+	MAAS33 bool
 
 	http *httptest.Server
 
@@ -110,7 +148,7 @@ type Server struct {
 	tokens    map[string]time.Time
 	resources map[int]*resource
 	files     map[int]*file
-	done      map[string]bool // sha256 of complete files, for dedupe
+	store     map[string]*blob // the uploading region's disk, by sha256
 	nextID    int
 }
 
@@ -124,14 +162,13 @@ type resource struct {
 }
 
 type set struct {
-	Version   string
-	keepOld   bool
-	syncReads int
-	Files     map[string]*file
+	Version string
+	keepOld bool
+	Files   map[string]*file
 }
 
+// file is a BootResourceFile row: its content lives in store[blobKey].
 type file struct {
-	mu         sync.Mutex
 	id         int
 	resourceID int
 	version    string
@@ -139,9 +176,19 @@ type file struct {
 	Filetype   string
 	SHA256     string
 	Size       int64
-	received   int64
-	hash       hash.Hash
-	complete   bool
+	blobKey    string
+	// sync is each region's BootResourceFileSync size (MAAS 3.4+).
+	sync []int64
+	// syncReads counts down the reads until the other regions copy it.
+	syncReads int
+}
+
+// blob is stored content, shared by every row with its sha256.
+type blob struct {
+	mu    sync.Mutex // one body at a time; s.mu guards the fields
+	size  int64
+	hash  hash.Hash
+	valid bool // whole, with the right sha256
 }
 
 // Start runs a fake MAAS on 127.0.0.1. Close it when done.
@@ -161,7 +208,7 @@ func New() *Server {
 		tokens:    map[string]time.Time{},
 		resources: map[int]*resource{},
 		files:     map[int]*file{},
-		done:      map[string]bool{},
+		store:     map[string]*blob{},
 		nextID:    1,
 	}
 }
@@ -196,9 +243,14 @@ func (s *Server) Files() []FileState {
 	for _, r := range s.resources {
 		for _, st := range r.Sets {
 			for _, f := range st.Files {
+				var stored int64
+				if b := s.store[f.blobKey]; b != nil {
+					stored = b.size
+				}
 				out = append(out, FileState{
 					ResourceID: r.ID, Name: r.Name, Architecture: r.Arch, Version: st.Version,
-					SHA256: f.SHA256, Size: f.Size, Received: f.received, Complete: f.complete,
+					SHA256: f.SHA256, Size: f.Size, Received: s.received(f), Stored: stored,
+					RegionsHolding: s.regionsHolding(f), Complete: s.complete(f),
 					BaseImage: r.BaseImage, Filetype: f.Filetype,
 				})
 			}
@@ -211,6 +263,30 @@ func (s *Server) Files() []FileState {
 		return strings.Compare(a.Version, b.Version)
 	})
 	return out
+}
+
+// Sets lists a resource's versions, those whose files MAAS dropped too.
+func (s *Server) Sets(resourceID int) []SetState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SetState
+	if r := s.resources[resourceID]; r != nil {
+		for _, st := range r.Sets {
+			out = append(out, SetState{Version: st.Version, Files: len(st.Files)})
+		}
+	}
+	slices.SortFunc(out, func(a, b SetState) int { return strings.Compare(a.Version, b.Version) })
+	return out
+}
+
+// SyncRegions has every region copy each file the uploading region holds
+// whole, as MAAS's sync workflow does after an upload.
+func (s *Server) SyncRegions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.files {
+		s.copyToRegions(f)
+	}
 }
 
 // ServeHTTP routes like MAAS's region: API 2.0 under /MAAS/api/2.0/ and
@@ -291,7 +367,11 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	if path == "version/" && r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]any{"version": "3.5.0", "subversion": "fake", "capabilities": []string{}})
+		version := "3.5.0"
+		if s.MAAS33 {
+			version = "3.3.5"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"version": version, "subversion": "fake", "capabilities": []string{}})
 		return
 	}
 	if !s.authorizeOAuth(w, r) {
@@ -306,6 +386,8 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, path string) {
 	switch m := uploadPath.FindStringSubmatch(path); {
 	case path == "users/" && r.URL.Query().Get("op") == "whoami":
 		writeJSON(w, http.StatusOK, map[string]any{"username": Username, "is_superuser": true})
+	case path == "regioncontrollers/" && r.Method == http.MethodGet:
+		s.regionControllers(w)
 	case path == "boot-resources/" && r.Method == http.MethodGet:
 		s.list(w, r)
 	case path == "boot-resources/" && r.Method == http.MethodPost:
@@ -426,6 +508,7 @@ func (s *Server) resourceCall(w http.ResponseWriter, r *http.Request, id int) {
 	switch r.Method {
 	case http.MethodGet:
 		s.stats.Reads++
+		s.countSyncRead(res)
 		writeJSON(w, http.StatusOK, s.render(res, true))
 	case http.MethodDelete:
 		s.stats.Deletes++
@@ -438,12 +521,45 @@ func (s *Server) resourceCall(w http.ResponseWriter, r *http.Request, id int) {
 
 func (s *Server) deleteResource(res *resource) {
 	for _, st := range res.Sets {
-		for _, f := range st.Files {
-			delete(s.files, f.id)
-		}
+		s.dropFiles(st)
 	}
 	delete(s.resources, res.ID)
 }
+
+// dropFiles deletes a set's file rows, and the stored content no other
+// row uses (MAAS's filestore_remove_files). Callers hold s.mu.
+func (s *Server) dropFiles(st *set) {
+	for name, f := range st.Files {
+		delete(s.files, f.id)
+		delete(st.Files, name)
+		if !s.blobShared(f.blobKey) {
+			delete(s.store, f.blobKey)
+		}
+	}
+}
+
+func (s *Server) blobShared(key string) bool {
+	for _, f := range s.files {
+		if f.blobKey == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) regionControllers(w http.ResponseWriter) {
+	out := []map[string]any{}
+	for i := 1; i <= s.regions(); i++ {
+		out = append(out, map[string]any{
+			"system_id": fmt.Sprintf("reg%03d", i), "hostname": fmt.Sprintf("region-%d", i),
+			"node_type_name": "Region controller",
+			"resource_uri":   fmt.Sprintf("/MAAS/api/2.0/regioncontrollers/reg%03d/", i),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) regions() int { return max(1, s.Regions) }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -458,13 +574,16 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// render is the API's JSON for a resource; callers hold s.mu. Reading a
-// resource counts down the sync delay of its complete sets.
+// render is the API's JSON for a resource; callers hold s.mu. As MAAS,
+// progress and upload_uri are shown only while a file is incomplete.
 func (s *Server) render(res *resource, withSets bool) map[string]any {
 	out := map[string]any{
 		"id": res.ID, "type": "Uploaded", "name": res.Name, "architecture": res.Arch,
 		"resource_uri":  fmt.Sprintf("/MAAS/api/2.0/boot-resources/%d/", res.ID),
-		"last_deployed": nil, "subarches": "generic", "title": res.Title, "base_image": res.BaseImage,
+		"last_deployed": nil, "subarches": "generic", "title": res.Title,
+	}
+	if res.BaseImage != "" {
+		out["base_image"] = res.BaseImage
 	}
 	if !withSets {
 		return out
@@ -473,46 +592,106 @@ func (s *Server) render(res *resource, withSets bool) map[string]any {
 	for version, st := range res.Sets {
 		files := map[string]any{}
 		var size int64
-		filesDone := true
+		var done float64
 		for name, f := range st.Files {
 			size += f.Size
-			filesDone = filesDone && f.complete
-			files[name] = map[string]any{
+			file := map[string]any{
 				"filename": f.Filename, "filetype": f.Filetype, "sha256": f.SHA256, "size": f.Size,
-				"complete": f.complete, "progress": f.progress(),
-				"upload_uri": fmt.Sprintf("/MAAS/api/2.0/boot-resources/%d/upload/%d/", res.ID, f.id),
+				"filename_on_disk": f.SHA256[:7], "complete": s.complete(f),
 			}
+			progress := s.progress(f)
+			done += progress * float64(f.Size)
+			if !s.complete(f) {
+				file["progress"] = progress
+				file["upload_uri"] = fmt.Sprintf("/MAAS/api/2.0/boot-resources/%d/upload/%d/", res.ID, f.id)
+			}
+			files[name] = file
 		}
-		complete := filesDone && st.syncReads == 0
-		if filesDone && st.syncReads > 0 {
-			st.syncReads--
+		set := map[string]any{"version": version, "label": "uploaded", "size": size, "files": files}
+		progress := 0.0
+		if size > 0 {
+			progress = done / float64(size)
 		}
-		sets[version] = map[string]any{
-			"version": version, "label": "uploaded", "size": size, "complete": complete,
-			"progress": setProgress(st), "files": files,
+		set["complete"] = progress == 100
+		if progress != 100 {
+			set["progress"] = progress
 		}
+		sets[version] = set
 	}
 	out["sets"] = sets
 	return out
 }
 
-func (f *file) progress() float64 {
-	if f.complete {
-		return 100
+// countSyncRead counts a read towards the other regions' copy of each
+// file the uploading region holds whole. Callers hold s.mu.
+func (s *Server) countSyncRead(res *resource) {
+	for _, st := range res.Sets {
+		for _, f := range st.Files {
+			if f.sync[0] == f.Size && f.syncReads > 0 {
+				if f.syncReads--; f.syncReads == 0 {
+					s.copyToRegions(f)
+				}
+			}
+		}
 	}
-	return 100 * float64(f.received) / float64(f.Size)
 }
 
-func setProgress(st *set) float64 {
-	var got, total int64
-	for _, f := range st.Files {
-		got += min(f.received, f.Size)
-		total += f.Size
+// copyToRegions gives every region the whole file, when the uploading
+// region holds it whole and valid. Callers hold s.mu.
+func (s *Server) copyToRegions(f *file) {
+	if b := s.store[f.blobKey]; b == nil || !b.valid || f.sync[0] != f.Size {
+		return
 	}
-	if total == 0 {
+	for i := range f.sync {
+		f.sync[i] = f.Size
+	}
+	f.syncReads = 0
+}
+
+// received is what MAAS records of the upload: the uploading region's
+// sync row (3.4+) or the shared store (3.3). Callers hold s.mu.
+func (s *Server) received(f *file) int64 {
+	if !s.MAAS33 {
+		return f.sync[0]
+	}
+	if b := s.store[f.blobKey]; b != nil {
+		return b.size
+	}
+	return 0
+}
+
+// progress is MAAS's file progress: all regions' bytes over size ×
+// regions (3.4+), or the one store's bytes over size (3.3).
+func (s *Server) progress(f *file) float64 {
+	if s.MAAS33 {
+		if b := s.store[f.blobKey]; b != nil && b.valid {
+			return 100
+		}
+		return 100 * float64(s.received(f)) / float64(f.Size)
+	}
+	var sum int64
+	for _, n := range f.sync {
+		sum += n
+	}
+	return 100 * float64(sum) / float64(f.Size*int64(len(f.sync)))
+}
+
+func (s *Server) complete(f *file) bool { return s.progress(f) == 100 }
+
+func (s *Server) regionsHolding(f *file) int {
+	if s.MAAS33 {
+		if s.complete(f) {
+			return s.regions()
+		}
 		return 0
 	}
-	return 100 * float64(got) / float64(total)
+	n := 0
+	for _, got := range f.sync {
+		if got == f.Size {
+			n++
+		}
+	}
+	return n
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -169,9 +169,12 @@ func TestCreateValidation(t *testing.T) {
 	assert.Empty(t, fake.Files())
 }
 
+// TestChunkPutErrorOrder runs as MAAS 3.3, whose store discards an
+// overflowing upload and takes it again from the start.
 func TestChunkPutErrorOrder(t *testing.T) {
 	fake := fakemaas.Start()
 	defer fake.Close()
+	fake.MAAS33 = true
 	content := []byte("0123456789")
 	_, upload := create(t, fake, "custom/order", content)
 
@@ -205,18 +208,88 @@ func TestChunkPutErrorOrder(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, status)
 }
 
-func TestProgressAndDedupe(t *testing.T) {
+func put(t *testing.T, upload string, body []byte) (int, string) {
+	t.Helper()
+	return call(t, "PUT", upload, bytes.NewReader(body), "application/octet-stream")
+}
+
+func read(t *testing.T, fake *fakemaas.Server, id int) string {
+	t.Helper()
+	status, body := call(t, "GET", fmt.Sprintf("%s/api/2.0/boot-resources/%d/", fake.URL, id), nil, "")
+	require.Equal(t, http.StatusOK, status, body)
+	return body
+}
+
+// MAAS 3.4+: an overflow deletes the stored file but not the region's
+// record of it, so the file can never be completed.
+func TestOverflowBreaksTheFile(t *testing.T) {
 	fake := fakemaas.Start()
 	defer fake.Close()
+	content := []byte("0123456789")
+	_, upload := create(t, fake, "custom/order", content)
+	status, _ := put(t, upload, content[:4])
+	require.Equal(t, http.StatusOK, status)
+	status, body := put(t, upload, content)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, "Too much data received.")
+	f := fake.Files()[0]
+	assert.Equal(t, int64(4), f.Received, "the region's record keeps the bytes")
+	assert.Zero(t, f.Stored, "the stored file is gone")
+	status, _ = put(t, upload, content[4:])
+	assert.Equal(t, http.StatusOK, status, "6 bytes land in an empty file")
+	status, body = put(t, upload, content[:4])
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, "Cannot upload to a complete file.", "the record counts 10 bytes, the disk holds 6")
+	assert.Equal(t, int64(6), fake.Files()[0].Stored)
+}
+
+func TestRegionsProgressAndSync(t *testing.T) {
+	fake := fakemaas.Start()
+	defer fake.Close()
+	fake.Regions, fake.SyncReads = 3, 2
+	status, body := call(t, "GET", fake.URL+"/api/2.0/regioncontrollers/", nil, "")
+	require.Equal(t, http.StatusOK, status)
+	var regions []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &regions))
+	assert.Len(t, regions, 3)
+
+	content := bytes.Repeat([]byte("x"), 1000)
+	res, upload := create(t, fake, "custom/ha", content)
+	status, _ = put(t, upload, content[:600])
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, read(t, fake, res.ID), `"progress":20,`, "600 bytes on one of 3 regions")
+	status, _ = put(t, upload, content[600:])
+	require.Equal(t, http.StatusOK, status)
+	f := fake.Files()[0]
+	assert.False(t, f.Complete, "the other regions copy it later")
+	assert.Equal(t, 1, f.RegionsHolding)
+	status, body = put(t, upload, content[:1])
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, "Cannot upload to a complete file.", "the uploading region's copy is whole")
+	assert.Contains(t, read(t, fake, res.ID), `"progress":33.33`)
+	assert.Contains(t, read(t, fake, res.ID), `"complete":true`, "copied after two reads")
+	assert.Equal(t, 3, fake.Files()[0].RegionsHolding)
+
+	again, upload2 := create(t, fake, "custom/ha2", []byte("abc"))
+	status, _ = put(t, upload2, []byte("abc"))
+	require.Equal(t, http.StatusOK, status)
+	assert.NotContains(t, read(t, fake, again.ID), `"complete":true`)
+	fake.SyncRegions()
+	assert.Contains(t, read(t, fake, again.ID), `"complete":true`)
+}
+
+// MAAS 3.3 shares stored content: the same content again is complete at once.
+func TestSharedContentMAAS33(t *testing.T) {
+	fake := fakemaas.Start()
+	defer fake.Close()
+	fake.MAAS33 = true
 	content := bytes.Repeat([]byte("x"), 1000)
 	res, upload := create(t, fake, "custom/progress", content)
-	status, _ := call(t, "PUT", upload, bytes.NewReader(content[:250]), "application/octet-stream")
+	status, _ := put(t, upload, content[:250])
 	require.Equal(t, http.StatusOK, status)
-	status, body := call(t, "GET", fmt.Sprintf("%s/api/2.0/boot-resources/%d/", fake.URL, res.ID), nil, "")
-	require.Equal(t, http.StatusOK, status)
-	assert.Contains(t, body, `"progress":25`)
+	assert.Contains(t, read(t, fake, res.ID), `"progress":25`)
 
-	status, _ = call(t, "PUT", upload, bytes.NewReader(content[250:]), "application/octet-stream")
+	status, _ = put(t, upload, content[250:])
 	require.Equal(t, http.StatusOK, status)
 	again, _ := create(t, fake, "custom/other-name", content)
 	for _, set := range again.Sets {
@@ -224,6 +297,74 @@ func TestProgressAndDedupe(t *testing.T) {
 			assert.True(t, f.Complete, "same content again is complete at once")
 		}
 	}
+}
+
+// MAAS 3.4+ shares stored content too, but the new row starts empty with
+// an upload_uri, and its first PUT deletes the shared file.
+func TestSharedContentIsDestroyedByAPut(t *testing.T) {
+	fake := fakemaas.Start()
+	defer fake.Close()
+	content := bytes.Repeat([]byte("y"), 1000)
+	_, upload := create(t, fake, "custom/first", content)
+	status, _ := put(t, upload, content)
+	require.Equal(t, http.StatusOK, status)
+	again, upload2 := create(t, fake, "custom/second", content)
+	for _, set := range again.Sets {
+		for _, f := range set.Files {
+			assert.False(t, f.Complete)
+			assert.Zero(t, f.Progress)
+		}
+	}
+	status, body := put(t, upload2, content[:100])
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, "Too much data received.")
+	first := fake.Files()[0]
+	assert.True(t, first.Complete, "MAAS still lists the first image as complete")
+	assert.Zero(t, first.Stored, "but its data is gone")
+
+	form, ct := createForm(t, map[string]string{
+		"name": "custom/third", "architecture": "amd64/generic", "sha256": first.SHA256, "size": "5",
+	})
+	status, answer := call(t, "POST", fake.URL+"/api/2.0/boot-resources/", form, ct)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, answer, "File already exists with sha256 that is of different size.")
+}
+
+// Without keep_old, the create itself drops the older sets' files.
+func TestKeepOldAtCreate(t *testing.T) {
+	fake := fakemaas.Start()
+	defer fake.Close()
+	first, upload := create(t, fake, "custom/rebuilt", []byte("one"))
+	status, _ := put(t, upload, []byte("one"))
+	require.Equal(t, http.StatusOK, status)
+	second, _ := create(t, fake, "custom/rebuilt", []byte("two"))
+	require.Equal(t, first.ID, second.ID)
+	files := fake.Files()
+	require.Len(t, files, 1, "the old version's file is dropped before any byte of the new one")
+	assert.False(t, files[0].Complete)
+	sets := fake.Sets(first.ID)
+	require.Len(t, sets, 2, "the old set stays, empty")
+	assert.Zero(t, sets[0].Files)
+}
+
+func TestLostCreateAnswer(t *testing.T) {
+	fake := fakemaas.Start()
+	defer fake.Close()
+	fake.SetFaults(fakemaas.Faults{CreateAnswersLost: 1})
+	body, ct := createForm(t, map[string]string{
+		"name": "custom/lost", "architecture": "amd64/generic", "sha256": strings.Repeat("c", 64), "size": "3",
+	})
+	req, err := http.NewRequest("POST", fake.URL+"/api/2.0/boot-resources/", body)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", fakemaas.AuthHeader())
+	resp, err := noRedirects.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.Error(t, err, "the answer is lost")
+	assert.Len(t, fake.Files(), 1, "but the create was stored")
+	assert.Equal(t, 1, fake.Stats().LostCreates)
 }
 
 func TestBodyLimit(t *testing.T) {

@@ -91,8 +91,10 @@ func (s *Server) customImage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	res, f := s.addSet(p, true)
-	f.received = f.Size
-	s.completeFile(f)
+	b := s.blobOf(f)
+	b.size, b.valid = f.Size, true
+	f.sync[0] = f.Size
+	s.completeFile(f, b)
 	if lose {
 		s.stats.LostAnswers++
 		s.mu.Unlock()
