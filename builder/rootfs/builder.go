@@ -26,6 +26,7 @@ const BuilderID = "c34478be.maas.rootfs"
 
 // State bag keys the steps share.
 const (
+	stateFirmware  = "firmware"   // qemu.Firmware found on this host
 	stateImagePath = "image_path" // the downloaded (cached) cloud image
 	stateWorkDir   = "work_dir"   // overlay, seed and UEFI vars of this build
 	stateOverlay   = "overlay"    // the VM's disk
@@ -67,6 +68,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put(statePhases, timing)
 
 	steps := []multistep.Step{
+		&stepFindFirmware{},
 		timing.step("download", &stepDownloadImage{commonsteps.StepDownload{
 			Checksum:    c.ImageChecksum,
 			Description: "cloud image",
