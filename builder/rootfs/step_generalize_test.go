@@ -196,3 +196,23 @@ func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
 	require.EqualError(t, state.Get("error").(error),
 		"generalizing the image failed (exit 3): userdel: user packer-maas is currently used by process 1")
 }
+
+// TestGeneralizeSeesTheMarkerAfterMuchOutput checks that the marker
+// printed last counts however much came before it (apt purging kernels
+// prints hundreds of KiB), when the session then ends without an exit
+// status as the guest powers off.
+func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
+	chatter := strings.Repeat("Removing linux-image-6.1.0-28-cloud-amd64 (6.1.119-1) ...\n", (300<<10)/58)
+	comm := &guestCommands{answers: map[string]guestAnswer{
+		"sudo -n sh -s": {packersdk.CmdDisconnect, chatter + generalizedMarker + "\n", ""},
+	}}
+	var ui bytes.Buffer
+	state := new(multistep.BasicStateBag)
+	state.Put("config", preparedConfig(t, map[string]interface{}{"remove_kernel": true}))
+	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
+	state.Put("communicator", comm)
+
+	require.Greater(t, len(chatter), 256<<10)
+	assert.Equal(t, multistep.ActionContinue, (&stepGeneralize{}).Run(context.Background(), state), "error: %v", state.Get("error"))
+	assert.Equal(t, true, state.Get(stateShutdown))
+}
