@@ -11,6 +11,7 @@ package rootfs
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/communicator"
@@ -64,7 +65,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 	state.Put("config", c)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
-	timing := &phases{}
+	timing := newPhases(time.Now)
 	state.Put(statePhases, timing)
 
 	steps := []multistep.Step{
