@@ -133,14 +133,12 @@ const (
 	maxMemoryMiB           = 1 << 20
 )
 
-// Generalization rules the builder applies in the guest, in addition to
-// exportcfg.TarRules (which it applies in the guest and in the tarball).
-const (
-	ruleNetworkConfig = "network-config"
-	ruleAptClean      = "apt-clean"
-)
+// ruleAptClean is the generalization rule the builder applies in the guest
+// only, in addition to exportcfg.TarRules (which it applies in the guest
+// and in the tarball).
+const ruleAptClean = "apt-clean"
 
-var knownRules = append(append([]string{}, exportcfg.TarRules...), ruleNetworkConfig, ruleAptClean)
+var knownRules = append(append([]string{}, exportcfg.TarRules...), ruleAptClean)
 
 // Prepare decodes the settings, fills in defaults and reports every
 // mistake at once, before anything is downloaded or booted.
