@@ -62,7 +62,9 @@ type Config struct {
 	// `uefi` (default) or `bios`.
 	Firmware string `mapstructure:"firmware"`
 	// The UEFI firmware code image, instead of the one found in the
-	// usual OVMF/AAVMF places of Debian, Ubuntu and Fedora.
+	// usual OVMF/AAVMF places of Debian, Ubuntu and Fedora. The firmware
+	// is looked for when the build starts, on the machine that runs QEMU,
+	// not by `packer validate`.
 	FirmwareCode string `mapstructure:"firmware_code"`
 	// The pristine UEFI variable store matching `firmware_code`; each
 	// build writes to its own copy.
@@ -105,8 +107,12 @@ type Config struct {
 	// `maas-export` does.
 	RootPartition string `mapstructure:"root_partition"`
 	// Remove the cloud image's kernel packages at generalize, so that MAAS
-	// installs its own on deploy (what packer-maas does for Ubuntu). Not
-	// with `output_format = "ddgz"`: MAAS installs no kernel into a dd image.
+	// installs its own on deploy (what packer-maas does for Ubuntu). For
+	// dpkg-based images (Debian, Ubuntu) only: MAAS installs a kernel only
+	// into those, and a RHEL or SUSE image boots its own; the build stops
+	// right after cloud-init, before the provisioners, on an image without
+	// `dpkg-query`. Not with `output_format = "ddgz"`: MAAS installs no
+	// kernel into a dd image.
 	RemoveKernel bool `mapstructure:"remove_kernel"`
 	// How long the guest may take to power off after `shutdown -P now`
 	// (and then after an ACPI power-down) before QEMU is stopped hard.
