@@ -46,7 +46,7 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	assert.NotContains(t, out, "is currently used by process", "userdel's warning about the build's own SSH session is noise")
 	assert.Contains(t, out, "Warning: TCG")
 	assert.Contains(t, out, "provisioned by packer-maas")
-	assert.Regexp(t, `Time spent:(\n.*){7}\n.*total`, out, "the summary lists every phase")
+	assert.Regexp(t, `Time spent:(\n.*){7}\n.*  other .*\n.*  total `, out, "the summary lists every phase, then the untimed steps' time and the wall time")
 	t.Log("phases:\n" + regexp.MustCompile(`(?s)Time spent:.*?total[^\n]*`).FindString(out))
 
 	output := filepath.Join(env.Dir, "output")
@@ -172,6 +172,44 @@ func assertGeneralized(t *testing.T, root string) {
 	assert.Empty(t, hostKeys, "SSH host keys must not be in the image")
 	keys, _ := exec.Command("grep", "-rl", "packer-maas", filepath.Join(root, "root"), filepath.Join(root, "etc/ssh")).Output()
 	assert.Empty(t, strings.TrimSpace(string(keys)), "the build key must not be authorized anywhere")
+	assertBuildTracesCleared(t, root)
+}
+
+// assertBuildTracesCleared checks the build VM's hostname, its SSH login
+// records, its journal and its random seed are not in the image, and that
+// the files their writers expect stay, empty, with their mode and owner.
+func assertBuildTracesCleared(t *testing.T, root string) {
+	t.Helper()
+	for _, f := range []struct {
+		path     string
+		required bool
+		mode     os.FileMode
+		gid      uint32
+	}{
+		{"etc/hostname", true, 0o644, 0},
+		{"var/log/wtmp", true, 0o664, 43}, // utmp
+		{"var/log/btmp", true, 0o660, 43},
+		{"var/log/lastlog", false, 0, 0}, // mode 0: whatever it had
+		{"var/log/auth.log", false, 0, 0},
+	} {
+		info, err := os.Lstat(filepath.Join(root, f.path))
+		if os.IsNotExist(err) && !f.required {
+			continue
+		}
+		if assert.NoError(t, err, "/%s must stay in the image, empty", f.path) {
+			assert.Zero(t, info.Size(), "/%s must be empty", f.path)
+			if f.mode != 0 {
+				assert.Equal(t, f.mode, info.Mode(), "/%s keeps its mode", f.path)
+				assert.Equal(t, f.gid, info.Sys().(*syscall.Stat_t).Gid, "/%s keeps its group", f.path)
+			}
+		}
+	}
+	journal, err := os.ReadDir(filepath.Join(root, "var/log/journal"))
+	if assert.NoError(t, err, "/var/log/journal must stay, so deployed machines keep a persistent journal") {
+		assert.Empty(t, journal, "the build's journal must not be in the image")
+	}
+	_, err = os.Lstat(filepath.Join(root, "var/lib/systemd/random-seed"))
+	assert.True(t, os.IsNotExist(err), "/var/lib/systemd/random-seed must not be in the image: every machine would share it")
 }
 
 // TestRootfsQcow2ThroughMaasExport downloads the image over HTTP, checked
@@ -195,6 +233,8 @@ func TestRootfsQcow2ThroughMaasExport(t *testing.T) {
 	assert.Contains(t, out, "Exporting "+disk+" to image.tar.gz", "maas-export must read the builder's qcow2")
 	assert.Contains(t, out, "Installing the built-in ubuntu hook as /curtin/curtin-hooks")
 	assert.Contains(t, out, "hook-compiles: ok (/usr/bin/python3)", "the guest's python3 compiled the hook")
+	assert.Contains(t, out, "kernel-kept: ok (remove_kernel removes it at generalize)", "maas-rootfs tells the hook's checks about remove_kernel")
+	assert.NotContains(t, out, "WARNING: kernel-kept")
 
 	info, err := exec.Command("qemu-img", "info", "--output=json", filepath.Join(env.Dir, disk)).Output()
 	require.NoError(t, err, "qemu-img info on the builder's qcow2")

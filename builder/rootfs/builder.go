@@ -11,6 +11,7 @@ package rootfs
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/communicator"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
+	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
 )
 
@@ -26,6 +28,7 @@ const BuilderID = "c34478be.maas.rootfs"
 
 // State bag keys the steps share.
 const (
+	stateFirmware  = "firmware"   // qemu.Firmware found on this host
 	stateImagePath = "image_path" // the downloaded (cached) cloud image
 	stateWorkDir   = "work_dir"   // overlay, seed and UEFI vars of this build
 	stateOverlay   = "overlay"    // the VM's disk
@@ -59,14 +62,44 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 // Run builds the image.
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
 	c := &b.config
+	state, timing := b.newState(ui, hook)
+	steps := b.steps(timing)
+	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
+	runner.Run(ctx, state)
+
+	if err, ok := state.GetOk("error"); ok {
+		return nil, err.(error)
+	}
+	if _, cancelled := state.GetOk(multistep.StateCancelled); cancelled {
+		return nil, errors.New("build was cancelled")
+	}
+	if _, halted := state.GetOk(multistep.StateHalted); halted {
+		return nil, errors.New("build was halted")
+	}
+	ui.Say(timing.summary())
+	res := state.Get(stateResult).(*maas.ImageFile)
+	return newArtifact(res, state.Get("SourceImageURL")), nil
+}
+
+// newState is the state bag the steps start with, and the phase timer.
+func (b *Builder) newState(ui packersdk.Ui, hook packersdk.Hook) (*multistep.BasicStateBag, *phases) {
 	state := new(multistep.BasicStateBag)
-	state.Put("config", c)
+	state.Put("config", &b.config)
 	state.Put("hook", hook)
 	state.Put("ui", ui)
-	timing := &phases{}
+	timing := newPhases(time.Now)
 	state.Put(statePhases, timing)
+	// For maas-curtin-hook, whose kernel-kept check runs before
+	// generalize removes the kernel.
+	state.Put("generated_data", map[string]interface{}{curtinhook.GeneratedRemoveKernel: b.config.RemoveKernel})
+	return state, timing
+}
 
-	steps := []multistep.Step{
+// steps are the build's steps, in order; timing times the phases.
+func (b *Builder) steps(timing *phases) []multistep.Step {
+	c := &b.config
+	return []multistep.Step{
+		&stepFindFirmware{},
 		timing.step("download", &stepDownloadImage{commonsteps.StepDownload{
 			Checksum:    c.ImageChecksum,
 			Description: "cloud image",
@@ -85,24 +118,10 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 			SSHPort:   func(s multistep.StateBag) (int, error) { return s.Get(stateSSHPort).(int), nil },
 		},
 		timing.step("cloud-init", &stepWaitCloudInit{}),
+		&stepCheckGuest{},
 		timing.step("provisioning", &commonsteps.StepProvision{}),
 		timing.step("generalize", &stepGeneralize{}),
 		timing.step("shutdown", &stepShutdown{}),
 		timing.step("export", &stepExport{}),
 	}
-	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
-	runner.Run(ctx, state)
-
-	if err, ok := state.GetOk("error"); ok {
-		return nil, err.(error)
-	}
-	if _, cancelled := state.GetOk(multistep.StateCancelled); cancelled {
-		return nil, errors.New("build was cancelled")
-	}
-	if _, halted := state.GetOk(multistep.StateHalted); halted {
-		return nil, errors.New("build was halted")
-	}
-	ui.Say(timing.summary())
-	res := state.Get(stateResult).(*maas.ImageFile)
-	return newArtifact(res, state.Get("SourceImageURL")), nil
 }

@@ -62,7 +62,9 @@ type Config struct {
 	// `uefi` (default) or `bios`.
 	Firmware string `mapstructure:"firmware"`
 	// The UEFI firmware code image, instead of the one found in the
-	// usual OVMF/AAVMF places of Debian, Ubuntu and Fedora.
+	// usual OVMF/AAVMF places of Debian, Ubuntu and Fedora. The firmware
+	// is looked for when the build starts, on the machine that runs QEMU,
+	// not by `packer validate`.
 	FirmwareCode string `mapstructure:"firmware_code"`
 	// The pristine UEFI variable store matching `firmware_code`; each
 	// build writes to its own copy.
@@ -105,8 +107,12 @@ type Config struct {
 	// `maas-export` does.
 	RootPartition string `mapstructure:"root_partition"`
 	// Remove the cloud image's kernel packages at generalize, so that MAAS
-	// installs its own on deploy (what packer-maas does for Ubuntu). Not
-	// with `output_format = "ddgz"`: MAAS installs no kernel into a dd image.
+	// installs its own on deploy (what packer-maas does for Ubuntu). For
+	// dpkg-based images (Debian, Ubuntu) only: MAAS installs a kernel only
+	// into those, and a RHEL or SUSE image boots its own; the build stops
+	// right after cloud-init, before the provisioners, on an image without
+	// `dpkg-query`. Not with `output_format = "ddgz"`: MAAS installs no
+	// kernel into a dd image.
 	RemoveKernel bool `mapstructure:"remove_kernel"`
 	// How long the guest may take to power off after `shutdown -P now`
 	// (and then after an ACPI power-down) before QEMU is stopped hard.
@@ -114,8 +120,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 
 	ctx interpolate.Context
-	// firmware is what FindFirmware found for the settings.
-	firmware qemu.Firmware
+	// firmwareRoot is where the build looks for the usual firmware paths:
+	// "/" unless a test lays out its own.
+	firmwareRoot string
 	// diskSize is DiskSize in bytes; 0 keeps the image's size.
 	diskSize int64
 }
@@ -132,14 +139,12 @@ const (
 	maxMemoryMiB           = 1 << 20
 )
 
-// Generalization rules the builder applies in the guest, in addition to
-// exportcfg.TarRules (which it applies in the guest and in the tarball).
-const (
-	ruleNetworkConfig = "network-config"
-	ruleAptClean      = "apt-clean"
-)
+// ruleAptClean is the generalization rule the builder applies in the guest
+// only, in addition to exportcfg.TarRules (which it applies in the guest
+// and in the tarball).
+const ruleAptClean = "apt-clean"
 
-var knownRules = append(append([]string{}, exportcfg.TarRules...), ruleNetworkConfig, ruleAptClean)
+var knownRules = append(append([]string{}, exportcfg.TarRules...), ruleAptClean)
 
 // Prepare decodes the settings, fills in defaults and reports every
 // mistake at once, before anything is downloaded or booted.
@@ -315,6 +320,10 @@ func (c *Config) validateMachine() []error {
 	return errs
 }
 
+// validateFirmware checks what the settings alone decide. The firmware
+// files are looked up by the build (stepFindFirmware), on the machine that
+// runs QEMU: packer validate also runs where no OVMF is installed (a CI
+// lint job, a laptop checking a template for a build host).
 func (c *Config) validateFirmware() error {
 	if c.Firmware != qemu.FirmwareUEFI && c.Firmware != qemu.FirmwareBIOS {
 		return fmt.Errorf("firmware %q is unknown: use \"uefi\" or \"bios\"", c.Firmware)
@@ -322,14 +331,9 @@ func (c *Config) validateFirmware() error {
 	if c.Firmware == qemu.FirmwareBIOS && (c.FirmwareCode != "" || c.FirmwareVars != "") {
 		return errors.New("firmware_code and firmware_vars are UEFI files: remove them or use firmware = \"uefi\"")
 	}
-	if c.Architecture != "amd64" && c.Architecture != "arm64" {
-		return nil // reported by validateMachine
+	if c.Firmware == qemu.FirmwareBIOS && c.Architecture == "arm64" {
+		return errors.New("firmware \"bios\" exists only for amd64 guests: use firmware = \"uefi\" for arm64")
 	}
-	fw, err := qemu.FindFirmware(c.Architecture, c.Firmware, c.FirmwareCode, c.FirmwareVars)
-	if err != nil {
-		return fmt.Errorf("firmware: %w", err)
-	}
-	c.firmware = fw
 	return nil
 }
 

@@ -1,14 +1,20 @@
 package rootfs
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
 // validSettings is a working configuration; each case changes it.
@@ -25,7 +31,7 @@ func validSettings(t *testing.T) map[string]interface{} {
 func TestPrepareDefaults(t *testing.T) {
 	var c Config
 	warnings, err := c.Prepare(validSettings(t))
-	require.NoError(t, err, "the OVMF Debian package provides the UEFI firmware this needs")
+	require.NoError(t, err)
 	assert.Empty(t, warnings)
 	assert.Equal(t, 2, c.CPUs)
 	assert.Equal(t, 2048, c.Memory)
@@ -40,7 +46,6 @@ func TestPrepareDefaults(t *testing.T) {
 	assert.Equal(t, "packer-maas", c.Comm.SSHUsername)
 	assert.Equal(t, "ssh", c.Comm.Type)
 	assert.Len(t, c.ImageURLs, 1)
-	assert.NotEmpty(t, c.firmware.Code, "UEFI firmware must be found")
 	assert.Zero(t, c.diskSize)
 }
 
@@ -61,7 +66,7 @@ func TestPrepareDerivedValues(t *testing.T) {
 		{"disk size GiB", map[string]interface{}{"disk_size": "3GiB"},
 			func(t *testing.T, c *Config) { assert.Equal(t, int64(3<<30), c.diskSize) }},
 		{"bios", map[string]interface{}{"firmware": "bios"},
-			func(t *testing.T, c *Config) { assert.Equal(t, "bios", c.firmware.Kind) }},
+			func(t *testing.T, c *Config) { assert.Equal(t, "bios", c.Firmware) }},
 		{"skip_generalize on a disk output", map[string]interface{}{"output_format": "ddgz", "skip_generalize": []string{"apt-clean"}},
 			func(t *testing.T, c *Config) { assert.True(t, c.Skips(ruleAptClean)) }},
 	} {
@@ -105,7 +110,7 @@ func TestPrepareRejects(t *testing.T) {
 		{name: "architecture", set: map[string]interface{}{"architecture": "riscv64"}, want: []string{"architecture \"riscv64\"", "\"arm64\""}},
 		{name: "accelerator", set: map[string]interface{}{"accelerator": "xen"}, want: []string{"accelerator \"xen\" is unknown"}},
 		{name: "firmware", set: map[string]interface{}{"firmware": "coreboot"}, want: []string{"firmware \"coreboot\" is unknown"}},
-		{name: "firmware files missing", set: map[string]interface{}{"firmware_code": missing, "firmware_vars": missing}, want: []string{"firmware:", "missing.fd"}},
+		{name: "bios on arm64", set: map[string]interface{}{"firmware": "bios", "architecture": "arm64"}, want: []string{"firmware \"bios\" exists only for amd64"}},
 		{name: "firmware files with bios", set: map[string]interface{}{"firmware": "bios", "firmware_code": missing}, want: []string{"firmware_code and firmware_vars are UEFI files"}},
 		{name: "output format", set: map[string]interface{}{"output_format": "vmdk"}, want: []string{"output_format \"vmdk\" is unknown"}},
 		{name: "output filename with directory", set: map[string]interface{}{"output_filename": "a/b.tar.gz"}, want: []string{"output_filename \"a/b.tar.gz\" must be a file name"}},
@@ -149,6 +154,59 @@ func TestPrepareRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrepareLeavesFirmwareFilesToTheBuild checks that packer validate
+// passes on a machine without OVMF (nothing in the search paths, explicit
+// files that exist only on the build host), and that the build's first
+// step then stops with the error that says what to install or set.
+func TestPrepareLeavesFirmwareFilesToTheBuild(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.fd")
+	for _, tc := range []struct {
+		name string
+		set  map[string]interface{}
+		want []string
+	}{
+		{"search finds nothing", nil, []string{"firmware: no UEFI firmware for amd64 guests found", "package ovmf", "set firmware_code and firmware_vars"}},
+		{"explicit files missing", map[string]interface{}{"firmware_code": missing, "firmware_vars": missing}, []string{"firmware: firmware_code:", "missing.fd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			settings := validSettings(t)
+			for k, v := range tc.set {
+				settings[k] = v
+			}
+			c := Config{firmwareRoot: t.TempDir()}
+			_, err := c.Prepare(settings)
+			require.NoError(t, err, "validate must not look for firmware files")
+
+			var ui bytes.Buffer
+			state := new(multistep.BasicStateBag)
+			state.Put("config", &c)
+			state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
+			assert.Equal(t, multistep.ActionHalt, (&stepFindFirmware{}).Run(context.Background(), state))
+			for _, want := range tc.want {
+				assert.ErrorContains(t, state.Get("error").(error), want)
+			}
+		})
+	}
+}
+
+// TestFindFirmwareStep checks the step hands the firmware found to the
+// QEMU step.
+func TestFindFirmwareStep(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"usr/share/OVMF/OVMF_CODE_4M.fd", "usr/share/OVMF/OVMF_VARS_4M.fd"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, f), []byte(f), 0o644))
+	}
+	c := Config{firmwareRoot: root}
+	_, err := c.Prepare(validSettings(t))
+	require.NoError(t, err)
+	state := new(multistep.BasicStateBag)
+	state.Put("config", &c)
+	require.Equal(t, multistep.ActionContinue, (&stepFindFirmware{}).Run(context.Background(), state))
+	assert.Equal(t, qemu.Firmware{Kind: qemu.FirmwareUEFI, Code: filepath.Join(root, "usr/share/OVMF/OVMF_CODE_4M.fd"),
+		VarsTemplate: filepath.Join(root, "usr/share/OVMF/OVMF_VARS_4M.fd")}, state.Get(stateFirmware))
 }
 
 // TestPrepareReportsAllMistakes checks that packer validate lists every

@@ -13,8 +13,17 @@ import (
 // that tells users where the time goes (boot under TCG, their own
 // provisioners, the export).
 type phases struct {
+	// now is the clock (time.Now unless a test sets it).
+	now       func() time.Time
+	start     time.Time
 	names     []string
 	durations []time.Duration
+}
+
+// newPhases starts the build's clock: the summary's total is the wall time
+// from here, untimed steps (overlay, seed, QEMU start) included.
+func newPhases(now func() time.Time) *phases {
+	return &phases{now: now, start: now()}
 }
 
 // step wraps s so that its Run is timed as the phase name.
@@ -27,16 +36,22 @@ func (p *phases) add(name string, d time.Duration) {
 	p.durations = append(p.durations, d)
 }
 
-// summary is one line per phase and the total.
+// summary is one line per phase, "other" for the time between them, and
+// the total wall time so far.
 func (p *phases) summary() string {
+	const unit = 100 * time.Millisecond
 	var b strings.Builder
-	var total time.Duration
+	var timed time.Duration
 	b.WriteString("Time spent:")
 	for i, name := range p.names {
-		fmt.Fprintf(&b, "\n  %-13s %8s", name, p.durations[i].Round(100*time.Millisecond))
-		total += p.durations[i]
+		fmt.Fprintf(&b, "\n  %-13s %8s", name, p.durations[i].Round(unit))
+		timed += p.durations[i]
 	}
-	fmt.Fprintf(&b, "\n  %-13s %8s", "total", total.Round(100*time.Millisecond))
+	total := p.now().Sub(p.start)
+	if other := total - timed; other >= unit/2 {
+		fmt.Fprintf(&b, "\n  %-13s %8s", "other", other.Round(unit))
+	}
+	fmt.Fprintf(&b, "\n  %-13s %8s", "total", total.Round(unit))
 	return b.String()
 }
 
@@ -47,8 +62,8 @@ type timedStep struct {
 }
 
 func (t *timedStep) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	start := time.Now()
+	start := t.phases.now()
 	action := t.Step.Run(ctx, state)
-	t.phases.add(t.name, time.Since(start))
+	t.phases.add(t.name, t.phases.now().Sub(start))
 	return action
 }

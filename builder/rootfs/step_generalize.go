@@ -71,12 +71,25 @@ func (c *Config) generalizeScript() ([]byte, error) {
 		"CloudInitState": !c.Skips(exportcfg.RuleCloudInitState),
 		"HostKeys":       !c.Skips(exportcfg.RuleSSHHostKeys),
 		"MachineID":      !c.Skips(exportcfg.RuleMachineID),
-		"NetworkConfig":  !c.Skips(ruleNetworkConfig),
 		"AptClean":       !c.Skips(ruleAptClean),
+		"Traces":         c.traceSettings(""),
 		"RemoveKernel":   c.RemoveKernel,
 		"Marker":         generalizedMarker,
 	})
 	return []byte(b.String()), err
+}
+
+// traceSettings are the "traces" part's switches, with the image's root
+// directory: "" in the guest.
+func (c *Config) traceSettings(root string) map[string]any {
+	return map[string]any{
+		"Root":          root,
+		"NetworkConfig": !c.Skips(exportcfg.RuleNetworkConfig),
+		"Hostname":      !c.Skips(exportcfg.RuleHostname),
+		"RandomSeed":    !c.Skips(exportcfg.RuleRandomSeed),
+		"Journal":       !c.Skips(exportcfg.RuleJournal),
+		"LoginRecords":  !c.Skips(exportcfg.RuleLoginRecords),
+	}
 }
 
 // The user name is validated (letters, digits, _ and -) and the proxy lines
@@ -114,10 +127,7 @@ done
 say "removing the build's proxy settings"
 {{template "proxies" .}}
 {{- end}}
-{{- if .NetworkConfig}}
-say "removing the build VM's network configuration"
-rm -f /etc/netplan/50-cloud-init.yaml /etc/network/interfaces.d/50-cloud-init /etc/network/interfaces.d/50-cloud-init.cfg
-{{- end}}
+{{- template "traces" .Traces}}
 {{- if .AptClean}}
 if command -v apt-get >/dev/null; then
 	say "apt-get clean"
@@ -136,6 +146,44 @@ say "emptying machine-id"
 sync
 say "generalized"
 shutdown -P now
+{{- define "traces"}}
+{{- /* What the tar rules of the same names leave out or empty, done in the
+guest too for the ddgz and qcow2 outputs. */ -}}
+{{- if .NetworkConfig}}
+say "removing the build VM's network configuration"
+rm -f {{.Root}}/etc/netplan/50-cloud-init.yaml {{.Root}}/etc/network/interfaces.d/50-cloud-init {{.Root}}/etc/network/interfaces.d/50-cloud-init.cfg
+rm -f {{.Root}}/etc/NetworkManager/system-connections/cloud-init-*.nmconnection
+for f in {{.Root}}/etc/sysconfig/network-scripts/ifcfg-* {{.Root}}/etc/sysconfig/network/ifcfg-*; do
+	[ "${f##*/}" = ifcfg-lo ] || rm -f "$f"
+done
+{{- end}}
+{{- if .Hostname}}
+say "emptying /etc/hostname"
+if [ -f {{.Root}}/etc/hostname ]; then : > {{.Root}}/etc/hostname; fi
+{{- end}}
+{{- if .RandomSeed}}
+say "removing the random seed"
+{{- /* Stopping the service saves the seed now rather than at power-off,
+after its removal. */}}
+systemctl stop systemd-random-seed.service 2>/dev/null || :
+rm -f {{.Root}}/var/lib/systemd/random-seed
+{{- end}}
+{{- if .Journal}}
+say "removing the build's journal"
+{{- /* journald writes to /run from here to power-off. */}}
+journalctl --relinquish-var 2>/dev/null || :
+rm -rf {{.Root}}/var/log/journal/*
+{{- end}}
+{{- if .LoginRecords}}
+say "emptying the login records"
+{{- /* Stopping it writes the shutdown record now, before the emptying. */}}
+systemctl stop systemd-update-utmp.service 2>/dev/null || :
+for f in /var/log/wtmp /var/log/btmp /var/log/lastlog /var/log/auth.log /var/log/secure; do
+	if [ -f "{{.Root}}$f" ]; then : > "{{.Root}}$f"; fi
+done
+rm -f {{.Root}}/var/log/wtmp.* {{.Root}}/var/log/btmp.* {{.Root}}/var/log/auth.log.* {{.Root}}/var/log/secure-* {{.Root}}/var/log/secure.* {{.Root}}/var/lib/wtmpdb/wtmp.db {{.Root}}/var/lib/lastlog/lastlog2.db
+{{- end}}
+{{- end}}
 {{- define "proxies" -}}
 rm -f {{.AptProxyFile}}
 if [ -f {{.EnvironFile}} ]; then

@@ -196,3 +196,105 @@ func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
 	require.EqualError(t, state.Get("error").(error),
 		"generalizing the image failed (exit 3): userdel: user packer-maas is currently used by process 1")
 }
+
+// TestGeneralizeSeesTheMarkerAfterMuchOutput checks that the marker
+// printed last counts however much came before it (apt purging kernels
+// prints hundreds of KiB), when the session then ends without an exit
+// status as the guest powers off.
+func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
+	chatter := strings.Repeat("Removing linux-image-6.1.0-28-cloud-amd64 (6.1.119-1) ...\n", (300<<10)/58)
+	comm := &guestCommands{answers: map[string]guestAnswer{
+		"sudo -n sh -s": {packersdk.CmdDisconnect, chatter + generalizedMarker + "\n", ""},
+	}}
+	var ui bytes.Buffer
+	state := new(multistep.BasicStateBag)
+	state.Put("config", preparedConfig(t, map[string]interface{}{"remove_kernel": true}))
+	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
+	state.Put("communicator", comm)
+
+	require.Greater(t, len(chatter), 256<<10)
+	assert.Equal(t, multistep.ActionContinue, (&stepGeneralize{}).Run(context.Background(), state), "error: %v", state.Get("error"))
+	assert.Equal(t, true, state.Get(stateShutdown))
+}
+
+// TestGeneralizeTraces runs the script's "traces" part with dash on a fake
+// root holding what RHEL, SUSE, Debian and Ubuntu builds leave behind,
+// with stand-ins for systemctl and journalctl: the same files go or are
+// emptied as in the tarball (internal/rootfs's rules), keeping their mode,
+// and each skip_generalize name keeps its own.
+func TestGeneralizeTraces(t *testing.T) {
+	gone := map[string][]string{
+		"network-config": {"etc/netplan/50-cloud-init.yaml", "etc/network/interfaces.d/50-cloud-init",
+			"etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection",
+			"etc/sysconfig/network-scripts/ifcfg-eth0", "etc/sysconfig/network/ifcfg-eth0"},
+		"random-seed":   {"var/lib/systemd/random-seed"},
+		"journal":       {"var/log/journal/0123456789abcdef0123456789abcdef/system.journal"},
+		"login-records": {"var/log/wtmp.1", "var/log/auth.log.1", "var/log/secure-20261201", "var/lib/wtmpdb/wtmp.db"},
+	}
+	emptied := map[string][]string{
+		"hostname":      {"etc/hostname"},
+		"login-records": {"var/log/wtmp", "var/log/btmp", "var/log/lastlog", "var/log/auth.log", "var/log/secure"},
+	}
+	kept := []string{"etc/sysconfig/network-scripts/ifcfg-lo", "etc/sysconfig/network/ifcfg-lo", "etc/netplan/90-site.yaml",
+		"etc/NetworkManager/system-connections/site.nmconnection", "var/log/syslog"}
+	var all []string
+	for _, list := range []map[string][]string{gone, emptied} {
+		for _, paths := range list {
+			all = append(all, paths...)
+		}
+	}
+	all = append(all, kept...)
+
+	for _, skip := range []string{"", "network-config", "hostname", "random-seed", "journal", "login-records"} {
+		t.Run("skip "+skip, func(t *testing.T) {
+			root := t.TempDir()
+			for _, p := range all {
+				require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte("from the build\n"), 0o640))
+			}
+			bin := t.TempDir()
+			calls := filepath.Join(bin, "calls")
+			for _, tool := range []string{"systemctl", "journalctl"} {
+				stub := fmt.Sprintf("#!/bin/sh\necho \"%s $*\" >> %s\n", tool, calls)
+				require.NoError(t, os.WriteFile(filepath.Join(bin, tool), []byte(stub), 0o755))
+			}
+			set := map[string]interface{}{}
+			if skip != "" {
+				set["skip_generalize"] = []string{skip}
+			}
+			var fragment strings.Builder
+			require.NoError(t, generalizeTemplate.ExecuteTemplate(&fragment, "traces", preparedConfig(t, set).traceSettings(root)))
+			cmd := exec.Command("dash", "-c", "set -eu\nsay() { :; }\n"+fragment.String())
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "dash (Debian package dash): %s\n%s", out, fragment.String())
+
+			for rule, paths := range gone {
+				for _, p := range paths {
+					_, err := os.Lstat(filepath.Join(root, p))
+					assert.Equal(t, rule != skip, os.IsNotExist(err), "%s: /%s", rule, p)
+				}
+			}
+			for rule, paths := range emptied {
+				for _, p := range paths {
+					info, err := os.Stat(filepath.Join(root, p))
+					require.NoError(t, err, "%s: /%s must stay", rule, p)
+					assert.Equal(t, rule == skip, info.Size() > 0, "%s: /%s", rule, p)
+					assert.Equal(t, os.FileMode(0o640), info.Mode(), "/%s keeps its mode", p)
+				}
+			}
+			for _, p := range kept {
+				assert.FileExists(t, filepath.Join(root, p))
+			}
+			_, err = os.Stat(filepath.Join(root, "var/log/journal"))
+			assert.NoError(t, err, "the journal directory stays, for a persistent journal")
+			called, _ := os.ReadFile(filepath.Join(calls))
+			if skip != "random-seed" {
+				assert.Contains(t, string(called), "systemctl stop systemd-random-seed.service\n", "the seed must be saved before it is removed, not at power-off")
+			}
+			if skip != "journal" {
+				assert.Contains(t, string(called), "journalctl --relinquish-var\n")
+			}
+		})
+	}
+}

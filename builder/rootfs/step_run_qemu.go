@@ -74,16 +74,17 @@ func (s *stepRunQEMU) vmConfig(c *Config, state multistep.StateBag, accel qemu.A
 	if err != nil {
 		return qemu.Config{}, err
 	}
+	firmware := state.Get(stateFirmware).(qemu.Firmware)
 	cfg := qemu.Config{
 		Binary: c.QemuBinary, Arch: c.Architecture, Accel: accel,
-		CPUs: c.CPUs, MemoryMiB: c.Memory, Firmware: c.firmware,
+		CPUs: c.CPUs, MemoryMiB: c.Memory, Firmware: firmware,
 		Disk: state.Get(stateOverlay).(string), Seed: state.Get(stateSeed).(string),
 		SSHPort: port, SerialLog: s.console, QMPSocket: filepath.Join(s.qmpDir, "qmp.sock"),
 		ExtraArgs: c.QemuArgs,
 	}
-	if c.firmware.Kind == qemu.FirmwareUEFI {
+	if firmware.Kind == qemu.FirmwareUEFI {
 		cfg.VarsCopy = filepath.Join(workDir, "efivars.fd")
-		if err := c.firmware.CopyVars(cfg.VarsCopy); err != nil {
+		if err := firmware.CopyVars(cfg.VarsCopy); err != nil {
 			return qemu.Config{}, fmt.Errorf("UEFI variables: %w", err)
 		}
 	}

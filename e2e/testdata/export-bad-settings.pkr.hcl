@@ -20,7 +20,7 @@ build {
     filetype          = "ddxz"
     compression_level = 12
     architecture      = "amd64"
-    skip_generalize   = ["hostname"]
+    skip_generalize   = ["everything"]
     exclude           = ["var/cache"]
   }
 }

@@ -38,11 +38,10 @@ build {
   }
 
   # A Debian image deploys without a hook; "ubuntu" installs it anyway.
-  # kernel-kept would warn about the kernel that remove_kernel purges later,
-  # when the builder generalizes the image after every provisioner.
+  # kernel-kept does not warn about the kernel that remove_kernel purges
+  # later: the builder tells the provisioner.
   provisioner "maas-curtin-hook" {
-    hook        = "ubuntu"
-    skip_checks = ["kernel-kept"]
+    hook = "ubuntu"
   }
 
   post-processor "maas-export" {

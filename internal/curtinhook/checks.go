@@ -34,6 +34,11 @@ func ValidateSkipChecks(names []string) error {
 	return nil
 }
 
+// GeneratedRemoveKernel is the generated-data key by which maas-rootfs
+// tells the provisioners that remove_kernel removes the image's kernel
+// after them.
+const GeneratedRemoveKernel = "MAASRemoveKernel"
+
 // Status is a check's outcome.
 type Status string
 
@@ -52,6 +57,10 @@ type Params struct {
 	CustomKernel  string   // custom_kernel
 	InstallKernel bool     // install_kernel
 	Waived        []string // skip_checks
+	// KernelRemovedLater says the build removes the image's kernel after
+	// the provisioners (maas-rootfs's remove_kernel), so kernel-kept has
+	// nothing to warn about.
+	KernelRemovedLater bool
 }
 
 //go:embed checks.sh
@@ -61,12 +70,9 @@ var checksBody string
 // to run as root (it reads /curtin/curtin-hooks, which only root may). Its
 // output is for ParseResults.
 func CheckScript(p Params) string {
-	install := "0"
-	if p.InstallKernel {
-		install = "1"
-	}
-	return fmt.Sprintf("ROOT=%s\nKERNEL=%s\nINSTALL_KERNEL=%s\nWAIVED=%s\n%s",
-		ShellQuote(p.Root), ShellQuote(p.CustomKernel), install,
+	flag := map[bool]string{false: "0", true: "1"}
+	return fmt.Sprintf("ROOT=%s\nKERNEL=%s\nINSTALL_KERNEL=%s\nKERNEL_REMOVED_LATER=%s\nWAIVED=%s\n%s",
+		ShellQuote(p.Root), ShellQuote(p.CustomKernel), flag[p.InstallKernel], flag[p.KernelRemovedLater],
 		ShellQuote(strings.Join(p.Waived, " ")), checksBody)
 }
 

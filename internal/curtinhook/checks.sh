@@ -1,6 +1,8 @@
 # Deploy-readiness checks for a MAAS image. Set before this: ROOT (the
 # image's root, "" in the guest), KERNEL (custom_kernel), INSTALL_KERNEL (1
-# when it must be installed), WAIVED (space-separated check names).
+# when it must be installed), KERNEL_REMOVED_LATER (1 when the build removes
+# the image's kernel after the provisioners), WAIVED (space-separated check
+# names).
 # Prints one "MAAS-CHECK<TAB>name<TAB>status<TAB>detail" line per check and
 # "MAAS-CHECK<TAB>end" last. Runs as root, under any POSIX sh.
 set -f
@@ -166,6 +168,10 @@ check_kernel_kept() {
 	waived kernel-kept && return
 	if [ "$debian_family" != 1 ]; then
 		report kernel-kept skip "ID=$os_id"
+		return
+	fi
+	if [ "$KERNEL_REMOVED_LATER" = 1 ]; then
+		report kernel-kept ok "remove_kernel removes it at generalize"
 		return
 	fi
 	set +f

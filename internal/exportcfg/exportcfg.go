@@ -24,9 +24,13 @@ type Tarball struct {
 	// Generalization rules to skip, from `machine-id` (empty
 	// `/etc/machine-id`), `cloud-init-state` (drop
 	// `/var/lib/cloud/instance(s)`), `cloud-init-logs` (drop
-	// `/var/log/cloud-init*.log`) and `ssh-host-keys` (drop
-	// `/etc/ssh/ssh_host_*`). All of them run by default, so that each
-	// deployed machine starts fresh.
+	// `/var/log/cloud-init*.log`), `ssh-host-keys` (drop
+	// `/etc/ssh/ssh_host_*`), `hostname` (empty `/etc/hostname`),
+	// `login-records` (empty wtmp, btmp, lastlog, auth.log, secure),
+	// `journal` (drop `/var/log/journal/*`), `random-seed` (drop
+	// `/var/lib/systemd/random-seed`) and `network-config` (drop the
+	// network configuration cloud-init wrote for the build VM). All of
+	// them run by default, so that each deployed machine starts fresh.
 	SkipGeneralize []string `mapstructure:"skip_generalize"`
 	// Paths to leave out of the tarball, as globs on image paths:
 	// `/var/cache/apt/*.bin`, `/root/.bash_history`; `**` matches any
@@ -61,10 +65,16 @@ const (
 	RuleCloudInitState = "cloud-init-state"
 	RuleCloudInitLogs  = "cloud-init-logs"
 	RuleSSHHostKeys    = "ssh-host-keys"
+	RuleHostname       = "hostname"
+	RuleLoginRecords   = "login-records"
+	RuleJournal        = "journal"
+	RuleRandomSeed     = "random-seed"
+	RuleNetworkConfig  = "network-config"
 )
 
 // TarRules are the rules every tgz export knows.
-var TarRules = []string{RuleMachineID, RuleCloudInitState, RuleCloudInitLogs, RuleSSHHostKeys}
+var TarRules = []string{RuleMachineID, RuleCloudInitState, RuleCloudInitLogs, RuleSSHHostKeys,
+	RuleHostname, RuleLoginRecords, RuleJournal, RuleRandomSeed, RuleNetworkConfig}
 
 // Validate checks every setting and returns one error per mistake.
 // knownRules are the names skip_generalize accepts (TarRules, plus any
@@ -125,6 +135,11 @@ func (t *Tarball) Options() rootfs.Options {
 	g.RemoveCloudInitState = !t.Skips(RuleCloudInitState)
 	g.RemoveCloudInitLogs = !t.Skips(RuleCloudInitLogs)
 	g.RemoveSSHHostKeys = !t.Skips(RuleSSHHostKeys)
+	g.EmptyHostname = !t.Skips(RuleHostname)
+	g.EmptyLoginRecords = !t.Skips(RuleLoginRecords)
+	g.RemoveJournal = !t.Skips(RuleJournal)
+	g.RemoveRandomSeed = !t.Skips(RuleRandomSeed)
+	g.RemoveNetworkConfig = !t.Skips(RuleNetworkConfig)
 	opts := rootfs.Options{Generalize: g, Exclude: t.Exclude}
 	if t.ClampMtime != "" {
 		if clamp, err := time.Parse(time.RFC3339, t.ClampMtime); err == nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
 )
 
 func TestOptions(t *testing.T) {
@@ -33,6 +35,32 @@ func TestOptions(t *testing.T) {
 	require.NotNil(t, opts.ClampMtime)
 	assert.True(t, opts.ClampMtime.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	assert.Equal(t, []string{"skip_generalize", "exclude", "include", "clamp_mtime"}, tb.InUse())
+}
+
+// TestOptionsSkipEachRuleByName checks that every rule name turns off its
+// own switch and no other.
+func TestOptionsSkipEachRuleByName(t *testing.T) {
+	all := (&Tarball{}).Options().Generalize
+	require.Equal(t, rootfs.DefaultGeneralize(), all)
+	off := map[string]func(*rootfs.Generalize){
+		RuleMachineID:      func(g *rootfs.Generalize) { g.EmptyMachineID = false },
+		RuleCloudInitState: func(g *rootfs.Generalize) { g.RemoveCloudInitState = false },
+		RuleCloudInitLogs:  func(g *rootfs.Generalize) { g.RemoveCloudInitLogs = false },
+		RuleSSHHostKeys:    func(g *rootfs.Generalize) { g.RemoveSSHHostKeys = false },
+		RuleHostname:       func(g *rootfs.Generalize) { g.EmptyHostname = false },
+		RuleLoginRecords:   func(g *rootfs.Generalize) { g.EmptyLoginRecords = false },
+		RuleJournal:        func(g *rootfs.Generalize) { g.RemoveJournal = false },
+		RuleRandomSeed:     func(g *rootfs.Generalize) { g.RemoveRandomSeed = false },
+		RuleNetworkConfig:  func(g *rootfs.Generalize) { g.RemoveNetworkConfig = false },
+	}
+	require.Len(t, TarRules, len(off))
+	for _, rule := range TarRules {
+		tb := Tarball{SkipGeneralize: []string{rule}}
+		require.Empty(t, tb.Validate(TarRules))
+		want := rootfs.DefaultGeneralize()
+		off[rule](&want)
+		assert.Equal(t, want, tb.Options().Generalize, "skip_generalize = [%q]", rule)
+	}
 }
 
 func TestValidateNamesEachMistake(t *testing.T) {

@@ -58,12 +58,13 @@ var uefiPairs = map[string][]firmwarePair{
 // when set, replace the found files (both must exist); with only one set the
 // other comes from the search.
 func FindFirmware(arch, firmware, codeOverride, varsOverride string) (Firmware, error) {
-	return findFirmware("/", arch, firmware, codeOverride, varsOverride)
+	return FindFirmwareUnder("/", arch, firmware, codeOverride, varsOverride)
 }
 
-// findFirmware is FindFirmware with the well-known paths looked up under
-// root, so tests can lay out a fake distribution.
-func findFirmware(root, arch, firmware, codeOverride, varsOverride string) (Firmware, error) {
+// FindFirmwareUnder is FindFirmware with the well-known paths looked up
+// under root (the overrides are taken as they are): a system root mounted
+// elsewhere, or a test's fake distribution.
+func FindFirmwareUnder(root, arch, firmware, codeOverride, varsOverride string) (Firmware, error) {
 	spec, err := guestSpec(arch)
 	if err != nil {
 		return Firmware{}, err

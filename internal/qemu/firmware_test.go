@@ -51,7 +51,7 @@ func TestFindFirmware(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := fakeRoot(t, tt.files...)
-			fw, err := findFirmware(root, tt.arch, tt.kind, "", "")
+			fw, err := FindFirmwareUnder(root, tt.arch, tt.kind, "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +64,7 @@ func TestFindFirmware(t *testing.T) {
 
 func TestFindFirmwareMissing(t *testing.T) {
 	for arch, pkg := range map[string]string{"amd64": "ovmf", "arm64": "qemu-efi-aarch64"} {
-		_, err := findFirmware(t.TempDir(), arch, "uefi", "", "")
+		_, err := FindFirmwareUnder(t.TempDir(), arch, "uefi", "", "")
 		if err == nil {
 			t.Fatalf("%s: found firmware in an empty root", arch)
 		}
@@ -80,36 +80,36 @@ func TestFindFirmwareOverrides(t *testing.T) {
 	root := fakeRoot(t, "custom/CODE.fd", "custom/VARS.fd", "usr/share/OVMF/OVMF_CODE_4M.fd", "usr/share/OVMF/OVMF_VARS_4M.fd")
 	code, vars := filepath.Join(root, "custom/CODE.fd"), filepath.Join(root, "custom/VARS.fd")
 
-	fw, err := findFirmware(t.TempDir(), "amd64", "uefi", code, vars)
+	fw, err := FindFirmwareUnder(t.TempDir(), "amd64", "uefi", code, vars)
 	if err != nil || fw.Code != code || fw.VarsTemplate != vars {
 		t.Errorf("both overrides: got %+v, %v", fw, err)
 	}
-	fw, err = findFirmware(root, "amd64", "uefi", code, "")
+	fw, err = FindFirmwareUnder(root, "amd64", "uefi", code, "")
 	if err != nil || fw.Code != code || fw.VarsTemplate != filepath.Join(root, "usr/share/OVMF/OVMF_VARS_4M.fd") {
 		t.Errorf("code override only: got %+v, %v", fw, err)
 	}
-	_, err = findFirmware(root, "amd64", "uefi", filepath.Join(root, "missing.fd"), vars)
+	_, err = FindFirmwareUnder(root, "amd64", "uefi", filepath.Join(root, "missing.fd"), vars)
 	if err == nil || !strings.Contains(err.Error(), "firmware_code") || !strings.Contains(err.Error(), "missing.fd") {
 		t.Errorf("missing code override: error %v should name firmware_code and the path", err)
 	}
-	_, err = findFirmware(root, "amd64", "uefi", code, root)
+	_, err = FindFirmwareUnder(root, "amd64", "uefi", code, root)
 	if err == nil || !strings.Contains(err.Error(), "firmware_vars") || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("directory as vars override: error %v should name firmware_vars", err)
 	}
 }
 
 func TestFindFirmwareBIOS(t *testing.T) {
-	fw, err := findFirmware(t.TempDir(), "amd64", "bios", "", "")
+	fw, err := FindFirmwareUnder(t.TempDir(), "amd64", "bios", "", "")
 	if err != nil || fw != (Firmware{Kind: FirmwareBIOS}) {
 		t.Errorf("amd64 BIOS: got %+v, %v", fw, err)
 	}
-	if _, err := findFirmware(t.TempDir(), "arm64", "bios", "", ""); err == nil || !strings.Contains(err.Error(), `use firmware = "uefi"`) {
+	if _, err := FindFirmwareUnder(t.TempDir(), "arm64", "bios", "", ""); err == nil || !strings.Contains(err.Error(), `use firmware = "uefi"`) {
 		t.Errorf("arm64 BIOS: error %v, want a refusal", err)
 	}
-	if _, err := findFirmware(t.TempDir(), "amd64", "bios", "/x", ""); err == nil || !strings.Contains(err.Error(), "UEFI only") {
+	if _, err := FindFirmwareUnder(t.TempDir(), "amd64", "bios", "/x", ""); err == nil || !strings.Contains(err.Error(), "UEFI only") {
 		t.Errorf("BIOS with overrides: error %v, want a refusal", err)
 	}
-	if _, err := findFirmware(t.TempDir(), "amd64", "coreboot", "", ""); err == nil || !strings.Contains(err.Error(), `unknown firmware "coreboot"`) {
+	if _, err := FindFirmwareUnder(t.TempDir(), "amd64", "coreboot", "", ""); err == nil || !strings.Contains(err.Error(), `unknown firmware "coreboot"`) {
 		t.Errorf("unknown kind: error %v", err)
 	}
 }

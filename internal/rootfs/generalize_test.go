@@ -188,3 +188,144 @@ func TestGlob(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, g.match("/"+strings.Repeat("a/", 2000)+"c"))
 }
+
+// buildTraces is a tree with the traces a build leaves beyond
+// buildBuiltVM's: hostname, login records, journal, random seed, and the
+// build VM's network configuration as Debian, Ubuntu, RHEL and SUSE keep
+// it. Owners and modes are those the distributions give the files.
+type traceFile struct {
+	path      string
+	mode      os.FileMode
+	uid, gid  int
+	sparseEnd int64 // a hole to here, like lastlog's
+}
+
+var traceFiles = []traceFile{
+	{path: "etc/hostname", mode: 0o644},
+	{path: "var/log/wtmp", mode: 0o664, gid: 43},
+	{path: "var/log/wtmp.1", mode: 0o664, gid: 43},
+	{path: "var/log/btmp", mode: 0o660, gid: 43},
+	{path: "var/log/lastlog", mode: 0o664, gid: 43, sparseEnd: 292 << 10},
+	{path: "var/log/auth.log", mode: 0o640, uid: 104, gid: 4},
+	{path: "var/log/auth.log.1", mode: 0o640, uid: 104, gid: 4},
+	{path: "var/log/secure", mode: 0o600},
+	{path: "var/log/secure-20261201", mode: 0o600},
+	{path: "var/lib/wtmpdb/wtmp.db", mode: 0o644},
+	{path: "var/log/journal/0123456789abcdef0123456789abcdef/system.journal", mode: 0o640, gid: 101},
+	{path: "var/lib/systemd/random-seed", mode: 0o600},
+	{path: "etc/netplan/50-cloud-init.yaml", mode: 0o600},
+	{path: "etc/netplan/90-site.yaml", mode: 0o600},
+	{path: "etc/network/interfaces.d/50-cloud-init", mode: 0o644},
+	{path: "etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection", mode: 0o600},
+	{path: "etc/NetworkManager/system-connections/site-vlan.nmconnection", mode: 0o600},
+	{path: "etc/sysconfig/network-scripts/ifcfg-eth0", mode: 0o644},
+	{path: "etc/sysconfig/network-scripts/ifcfg-lo", mode: 0o644},
+	{path: "etc/sysconfig/network/ifcfg-eth0", mode: 0o644},
+	{path: "etc/sysconfig/network/ifcfg-lo", mode: 0o644},
+	{path: "var/log/syslog", mode: 0o640},
+}
+
+func buildTraces(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, f := range traceFiles {
+		p := filepath.Join(root, f.path)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("build trace in "+f.path+"\n"), f.mode))
+		require.NoError(t, os.Chmod(p, f.mode))
+		require.NoError(t, os.Lchown(p, f.uid, f.gid))
+		if f.sparseEnd > 0 {
+			require.NoError(t, os.Truncate(p, f.sparseEnd))
+		}
+	}
+	require.NoError(t, os.Chmod(filepath.Join(root, "var/log/journal"), os.ModeSetgid|0o755))
+	return root
+}
+
+// The new rules, by the switch that turns each off: what it leaves out,
+// what it stores empty, and what it must keep.
+var traceRules = []struct {
+	name    string
+	off     func(*Generalize)
+	gone    []string
+	emptied []string
+}{
+	{"hostname", func(g *Generalize) { g.EmptyHostname = false }, nil, []string{"etc/hostname"}},
+	{"login records", func(g *Generalize) { g.EmptyLoginRecords = false },
+		[]string{"var/log/wtmp.1", "var/log/auth.log.1", "var/log/secure-20261201", "var/lib/wtmpdb/wtmp.db"},
+		[]string{"var/log/wtmp", "var/log/btmp", "var/log/lastlog", "var/log/auth.log", "var/log/secure"}},
+	{"journal", func(g *Generalize) { g.RemoveJournal = false }, []string{"var/log/journal/0123456789abcdef0123456789abcdef"}, nil},
+	{"random seed", func(g *Generalize) { g.RemoveRandomSeed = false }, []string{"var/lib/systemd/random-seed"}, nil},
+	{"network config", func(g *Generalize) { g.RemoveNetworkConfig = false }, []string{
+		"etc/netplan/50-cloud-init.yaml", "etc/network/interfaces.d/50-cloud-init",
+		"etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection",
+		"etc/sysconfig/network-scripts/ifcfg-eth0", "etc/sysconfig/network/ifcfg-eth0",
+	}, nil},
+}
+
+// TestGeneralizeBuildTraces checks each rule with GNU tar as curtin runs
+// it: the files it empties stay with their mode and owner at zero length,
+// the ones it drops are gone, everything else (ifcfg-lo, the site's own
+// network files, the journal directory itself) is as it was.
+func TestGeneralizeBuildTraces(t *testing.T) {
+	src := buildTraces(t)
+	tgz := filepath.Join(t.TempDir(), "g.tgz")
+	_, stats := packDir(t, src, tgz, Options{Generalize: DefaultGeneralize()})
+	out := extractCurtin(t, tgz)
+
+	handled := map[string]bool{}
+	for _, rule := range traceRules {
+		for _, p := range rule.gone {
+			handled[p] = true
+			_, err := os.Lstat(filepath.Join(out, p))
+			require.True(t, os.IsNotExist(err), "%s: /%s must be left out", rule.name, p)
+		}
+		for _, p := range rule.emptied {
+			handled[p] = true
+			var st, orig syscall.Stat_t
+			require.NoError(t, syscall.Lstat(filepath.Join(out, p), &st), "%s: /%s must be kept", rule.name, p)
+			require.NoError(t, syscall.Lstat(filepath.Join(src, p), &orig))
+			require.Zero(t, st.Size, "%s: /%s must be empty", rule.name, p)
+			require.Zero(t, st.Blocks, "/%s must hold no data", p)
+			require.Equal(t, [3]uint32{orig.Mode, orig.Uid, orig.Gid}, [3]uint32{st.Mode, st.Uid, st.Gid}, "/%s keeps its mode and owner", p)
+		}
+	}
+	for _, f := range traceFiles {
+		if handled[f.path] || strings.HasPrefix(f.path, "var/log/journal/") {
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(out, f.path))
+		require.NoError(t, err, "/%s must be kept", f.path)
+		want, err := os.ReadFile(filepath.Join(src, f.path))
+		require.NoError(t, err)
+		require.Equal(t, want, got, "/%s must be kept as it was", f.path)
+	}
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Lstat(filepath.Join(out, "var/log/journal"), &st), "the journal directory stays, so journald keeps a persistent journal")
+	require.Equal(t, uint32(syscall.S_IFDIR|0o2755), st.Mode)
+	require.Equal(t, int64(17), stats.Generalized, "6 emptied and 11 left out")
+}
+
+// TestGeneralizeTraceSwitches turns each rule off in turn: what it would
+// remove is then kept as it was, and the other rules still apply.
+func TestGeneralizeTraceSwitches(t *testing.T) {
+	src := buildTraces(t)
+	for i, rule := range traceRules {
+		t.Run(rule.name, func(t *testing.T) {
+			g := DefaultGeneralize()
+			rule.off(&g)
+			tgz := filepath.Join(t.TempDir(), "g.tgz")
+			packDir(t, src, tgz, Options{Generalize: g})
+			out := extractCurtin(t, tgz)
+			for _, p := range append(append([]string{}, rule.gone...), rule.emptied...) {
+				want := testtree.SnapshotWithBlocks(t, filepath.Join(src, p))
+				testtree.AssertSame(t, want, testtree.SnapshotWithBlocks(t, filepath.Join(out, p)))
+			}
+			other := traceRules[(i+1)%len(traceRules)]
+			for _, p := range other.gone {
+				_, err := os.Lstat(filepath.Join(out, p))
+				require.True(t, os.IsNotExist(err), "%s must still apply: /%s", other.name, p)
+			}
+		})
+	}
+}

@@ -338,7 +338,7 @@ func (t *tarWriter) writeImageNonDir(p string, st fstree.Stat) error {
 		t.stats.SkippedSockets++
 		return nil
 	}
-	generalized := t.rules.generalize.machineIDAction(p, st.Mode)
+	generalized := t.rules.fileAction(p, st.Mode)
 	if generalized == drop {
 		t.stats.Generalized++
 		return nil

@@ -13,9 +13,11 @@ import (
 // rules decide, per image path, what goes into the archive.
 type rules struct {
 	exclude         []glob
-	generalize      Generalize
 	generalizeGlobs []glob
-	overlay         overlay
+	// generalizeKept are what generalizeGlobs match but must keep.
+	generalizeKept []glob
+	fileActions    map[string]action
+	overlay        overlay
 }
 
 // overlay places Options.Include in the tree.
@@ -29,7 +31,7 @@ type overlay struct {
 }
 
 func newRules(opts Options) (*rules, error) {
-	r := &rules{generalize: opts.Generalize}
+	r := &rules{fileActions: opts.Generalize.fileActions()}
 	for _, p := range opts.Exclude {
 		g, err := compileGlob(p)
 		if err != nil {
@@ -43,6 +45,13 @@ func newRules(opts Options) (*rules, error) {
 			return nil, fmt.Errorf("generalization rule: %w", err)
 		}
 		r.generalizeGlobs = append(r.generalizeGlobs, g)
+	}
+	for _, p := range opts.Generalize.keptPatterns() {
+		g, err := compileGlob(p)
+		if err != nil {
+			return nil, fmt.Errorf("generalization rule: %w", err)
+		}
+		r.generalizeKept = append(r.generalizeKept, g)
 	}
 	ov, err := newOverlay(opts.Include)
 	if err != nil {
@@ -115,6 +124,11 @@ func (r *rules) excluded(p string, stats *Stats) bool {
 		if g.match(p) {
 			stats.Excluded++
 			return true
+		}
+	}
+	for _, g := range r.generalizeKept {
+		if g.match(p) {
+			return false
 		}
 	}
 	for _, g := range r.generalizeGlobs {

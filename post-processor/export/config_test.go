@@ -43,7 +43,9 @@ func TestConfigureMapsSettingsToTarOptions(t *testing.T) {
 		"clamp_mtime": "2026-01-02T03:04:05Z",
 	}))
 	opts := p.config.tarOptions()
-	assert.Equal(t, rootfs.Generalize{RemoveCloudInitState: true, RemoveCloudInitLogs: true}, opts.Generalize)
+	want := rootfs.DefaultGeneralize()
+	want.EmptyMachineID, want.RemoveSSHHostKeys = false, false
+	assert.Equal(t, want, opts.Generalize)
 	assert.Equal(t, []string{"/var/cache/apt/*.bin", "/root/**"}, opts.Exclude)
 	assert.Equal(t, []rootfs.Include{{Source: hook, Dest: "/curtin/curtin-hooks", Mode: 0o750, GID: 4}}, opts.Include)
 	require.NotNil(t, opts.ClampMtime)
@@ -70,7 +72,7 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 		{"output is the input", map[string]interface{}{"image_path": image, "output": image}, []string{"output", "image_path"}},
 		{"architecture without subarch", map[string]interface{}{"architecture": "amd64"}, []string{`architecture "amd64"`, "amd64/generic"}},
 		{"unknown architecture", map[string]interface{}{"architecture": "vax/generic"}, []string{`architecture "vax/generic"`}},
-		{"unknown generalize rule", map[string]interface{}{"skip_generalize": []string{"machine-id", "hostname"}}, []string{"skip_generalize", `"hostname"`, "ssh-host-keys"}},
+		{"unknown generalize rule", map[string]interface{}{"skip_generalize": []string{"machine-id", "everything"}}, []string{"skip_generalize", `"everything"`, "ssh-host-keys", "network-config"}},
 		{"relative exclude", map[string]interface{}{"exclude": []string{"var/cache"}}, []string{`exclude "var/cache"`, "absolute"}},
 		{"bad exclude pattern", map[string]interface{}{"exclude": []string{"/var/[log"}}, []string{`exclude "/var/[log"`, `"[log"`}},
 		{"empty exclude segment", map[string]interface{}{"exclude": []string{"/var//log"}}, []string{`exclude "/var//log"`, "empty path segment"}},

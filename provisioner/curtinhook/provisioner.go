@@ -34,7 +34,7 @@ func (p *Provisioner) Prepare(raws ...interface{}) error { return p.config.prepa
 
 // Provision installs the hook and files, installs the custom kernel when
 // asked, then runs the readiness checks.
-func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, _ map[string]interface{}) error {
+func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packersdk.Communicator, generated map[string]interface{}) error {
 	shell, err := newGuestShell(ctx, comm)
 	if err != nil {
 		return err
@@ -60,7 +60,14 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err := p.installFiles(ctx, ui, shell, guest); err != nil {
 		return err
 	}
-	return p.check(ctx, ui, shell)
+	return p.check(ctx, ui, shell, kernelRemovedLater(generated))
+}
+
+// kernelRemovedLater reads what maas-rootfs tells its provisioners: that
+// remove_kernel takes the image's kernel out after them.
+func kernelRemovedLater(generated map[string]interface{}) bool {
+	v := generated[curtinhook.GeneratedRemoveKernel]
+	return v == true || v == "true"
 }
 
 // curtinFile is one file bound for /curtin, from the host or from memory.
@@ -149,12 +156,13 @@ func (p *Provisioner) installFiles(ctx context.Context, ui packersdk.Ui, shell *
 }
 
 // check runs the readiness checks and fails with every problem found.
-func (p *Provisioner) check(ctx context.Context, ui packersdk.Ui, shell *guestShell) error {
+func (p *Provisioner) check(ctx context.Context, ui packersdk.Ui, shell *guestShell, kernelRemovedLater bool) error {
 	script := curtinhook.CheckScript(curtinhook.Params{
-		Root:          p.imageRoot,
-		CustomKernel:  p.config.CustomKernel,
-		InstallKernel: p.config.InstallKernel,
-		Waived:        p.config.SkipChecks,
+		Root:               p.imageRoot,
+		CustomKernel:       p.config.CustomKernel,
+		InstallKernel:      p.config.InstallKernel,
+		Waived:             p.config.SkipChecks,
+		KernelRemovedLater: kernelRemovedLater,
 	})
 	out, err := shell.output(ctx, "checks.sh", script, true)
 	if err != nil {

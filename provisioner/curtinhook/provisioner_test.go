@@ -105,6 +105,12 @@ type provisionRun struct {
 // directories go to a fresh TMPDIR that must be empty afterwards.
 func provision(t *testing.T, root string, settings map[string]interface{}) provisionRun {
 	t.Helper()
+	return provisionWith(t, root, settings, nil)
+}
+
+// provisionWith is provision with the generated data a builder passes.
+func provisionWith(t *testing.T, root string, settings, generated map[string]interface{}) provisionRun {
+	t.Helper()
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	p := &Provisioner{imageRoot: root}
@@ -112,7 +118,7 @@ func provision(t *testing.T, root string, settings map[string]interface{}) provi
 	var out bytes.Buffer
 	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out}
 	comm := &localComm{}
-	err := p.Provision(context.Background(), ui, comm, nil)
+	err := p.Provision(context.Background(), ui, comm, generated)
 	left, readErr := os.ReadDir(tmp)
 	require.NoError(t, readErr)
 	assert.Empty(t, left, "the staging directory must be removed")
@@ -217,6 +223,24 @@ func TestProvisionWarnsAboutAKernelMAASWillReplace(t *testing.T) {
 	res := provision(t, root, map[string]interface{}{})
 	require.NoError(t, res.err, res.output)
 	assert.Contains(t, res.output, "WARNING: kernel-kept: the image holds a kernel (vmlinuz-6.1.0-28-cloud-amd64)")
+}
+
+// TestProvisionTrustsRemoveKernel checks that kernel-kept does not warn in
+// a maas-rootfs build with remove_kernel: the builder says so in the
+// generated data, since generalize removes the kernel after the
+// provisioners.
+func TestProvisionTrustsRemoveKernel(t *testing.T) {
+	root := newImage(t)
+	write(t, filepath.Join(root, "boot/vmlinuz-6.1.0-28-cloud-amd64"), "k", 0o600)
+	for _, removed := range []interface{}{true, "true"} {
+		res := provisionWith(t, root, map[string]interface{}{}, map[string]interface{}{"MAASRemoveKernel": removed, "PackerRunUUID": "x"})
+		require.NoError(t, res.err, res.output)
+		assert.Contains(t, res.output, "kernel-kept: ok (remove_kernel removes it at generalize)")
+		assert.NotContains(t, res.output, "WARNING: kernel-kept")
+	}
+	res := provisionWith(t, root, map[string]interface{}{}, map[string]interface{}{"MAASRemoveKernel": false})
+	require.NoError(t, res.err, res.output)
+	assert.Contains(t, res.output, "WARNING: kernel-kept", "without remove_kernel the kernel stays and MAAS replaces it")
 }
 
 func TestPrepareErrors(t *testing.T) {
