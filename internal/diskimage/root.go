@@ -223,8 +223,28 @@ func listingError(t *Table, problem string) error {
 	for _, p := range t.Partitions {
 		b.WriteString("\n  ")
 		b.WriteString(p.Describe())
+		if note := unreadableNote(p); note != "" {
+			b.WriteString(": " + note)
+		}
 	}
 	return fmt.Errorf("%s", b.String())
+}
+
+// unreadableNote says why a partition that may well be the root cannot be
+// read as one, and what to do about it; "" when nothing stands in the way.
+func unreadableNote(p Partition) string {
+	switch {
+	case IsExt(p.Filesystem) && p.NeedsRecovery:
+		return "its journal holds changes not yet written, as after a crash or a power-off without shutdown; " +
+			"shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"
+	case p.Filesystem == FSLVM:
+		return "an LVM physical volume, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
+	case p.Filesystem == FSLUKS:
+		return "encrypted with LUKS, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
+	case p.Filesystem == FSXFS || p.Filesystem == FSBtrfs:
+		return "a tgz export cannot read " + p.Filesystem + " yet; use filetype = \"ddgz\" to export the whole disk"
+	}
+	return ""
 }
 
 // Describe is a one-line summary: number, size, type, filesystem, name and
@@ -242,6 +262,9 @@ func (p Partition) Describe() string {
 		fs = "no known filesystem"
 	}
 	b.WriteString(", " + fs)
+	if p.NeedsRecovery {
+		b.WriteString(" (journal needs recovery)")
+	}
 	if p.Name != "" {
 		fmt.Fprintf(&b, ", name %q", p.Name)
 	}
