@@ -11,7 +11,7 @@ const (
 	mbrEntriesOffset = 446
 	// mbrSignatureOffset holds the disk signature Linux builds PARTUUIDs of.
 	mbrSignatureOffset = 440
-	mbrTypeGPT       = 0xee
+	mbrTypeGPT         = 0xee
 	// maxLogical bounds the extended partition's EBR chain; Linux stops
 	// well before this.
 	maxLogical = 256
