@@ -12,12 +12,14 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
-	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/fstab"
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
 )
 
@@ -40,6 +42,10 @@ type Options struct {
 	CompressionLevel int
 	// RootPartition picks the root by number or label; "" finds it.
 	RootPartition string
+	// BootPartition picks the partition mounted at /boot by number, name
+	// or label, over what the root's /etc/fstab says; BootNone means /boot
+	// is part of the root; "" lets fstab (then the XBOOTLDR type) decide.
+	BootPartition string
 	// Architecture is a hint for finding the root partition by its GPT
 	// type ("amd64", "arm64/generic"); "" accepts any.
 	Architecture string
@@ -65,9 +71,12 @@ type Result struct {
 	BaseImage string
 	// OS is the image's /etc/os-release PRETTY_NAME, for messages.
 	OS    string
-	Root  *diskimage.Partition
-	Boot  *diskimage.Partition
-	Stats rootfs.Stats
+	Root *diskimage.Partition
+	// Boot is the partition packed under ./boot, nil when /boot is part of
+	// the root; Mounts are all the filesystems packed besides the root.
+	Boot   *diskimage.Partition
+	Mounts []Mount
+	Stats  rootfs.Stats
 }
 
 // ImageSummary is the line that tells the user what was exported: the OS,
@@ -128,31 +137,41 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
 	}
-	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root, Boot: roles.Boot}
+	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root}
 	opts.Log("root filesystem: %s", roles.Root.Describe())
 
-	src := fstree.FS(nil)
-	reader := io.ReaderAt(img)
-	if opts.Progress != nil {
-		reader = &rootfs.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles))}
-	}
-	root, err := openExt(reader, roles.Root)
+	root, err := openExt(img, roles.Root)
 	if err != nil {
 		return Result{}, err
 	}
-	src = root
-	if roles.Boot != nil {
-		opts.Log("separate /boot: %s", roles.Boot.Describe())
-		boot, err := openExt(reader, *roles.Boot)
-		if err != nil {
-			return Result{}, err
-		}
-		if src, err = mountAt(root, "/boot", boot); err != nil {
-			return Result{}, err
+	entries, err := readFstab(root, opts.Log)
+	if err != nil {
+		return Result{}, err
+	}
+	plan, err := planMounts(table, roles, entries, opts.BootPartition, opts.Log)
+	if err != nil {
+		return Result{}, err
+	}
+	reader := io.ReaderAt(img)
+	if opts.Progress != nil {
+		reader = &rootfs.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles.Root, plan))}
+	}
+	if root, err = openExt(reader, roles.Root); err != nil {
+		return Result{}, err
+	}
+	src, err := assemble(reader, root, plan)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, m := range plan {
+		opts.Log("mounting %s: %s", m.Point, m.Partition.Describe())
+		if m.Point == "/boot" {
+			res.Boot = &m.Partition
 		}
 	}
-	res.Architecture = detectArchitecture(root)
-	res.BaseImage, res.OS = detectOS(root)
+	res.Mounts = plan
+	res.Architecture = detectArchitecture(src)
+	res.BaseImage, res.OS = detectOS(src)
 
 	tarOpts := opts.Tar
 	if tarOpts.Log == nil {
@@ -201,12 +220,30 @@ func hasOSRelease(img io.ReaderAt, p diskimage.Partition) bool {
 	return err == nil
 }
 
+// readFstab parses the root filesystem's /etc/fstab; none means nothing
+// is mounted from it.
+func readFstab(root pathFS, log func(string, ...any)) ([]fstab.Entry, error) {
+	data, err := readSmallFile(root, "/etc/fstab")
+	if errors.Is(err, iofs.ErrNotExist) {
+		log("the root filesystem has no /etc/fstab")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the root filesystem's /etc/fstab: %w", err)
+	}
+	entries, skipped := fstab.Parse(data)
+	for _, s := range skipped {
+		log("warning: %s", s)
+	}
+	return entries, nil
+}
+
 // readEstimate is what a tgz export will read: the image's allocated bytes
 // inside the partitions it packs.
-func readEstimate(img *diskimage.Image, roles diskimage.Roles) int64 {
-	parts := []diskimage.Partition{roles.Root}
-	if roles.Boot != nil {
-		parts = append(parts, *roles.Boot)
+func readEstimate(img *diskimage.Image, root diskimage.Partition, plan []Mount) int64 {
+	parts := []diskimage.Partition{root}
+	for _, m := range plan {
+		parts = append(parts, m.Partition)
 	}
 	allocated, err := img.Allocated()
 	if err != nil {
