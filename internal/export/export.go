@@ -70,7 +70,7 @@ type Result struct {
 	// /etc/os-release; "" when it does not name a series MAAS knows.
 	BaseImage string
 	// OS is the image's /etc/os-release PRETTY_NAME, for messages.
-	OS    string
+	OS   string
 	Root *diskimage.Partition
 	// Boot is the partition packed under ./boot, nil when /boot is part of
 	// the root; Mounts are all the filesystems packed besides the root.
