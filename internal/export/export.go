@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
@@ -46,8 +47,11 @@ type Options struct {
 	// or label, over what the root's /etc/fstab says; BootNone means /boot
 	// is part of the root; "" lets fstab (then the XBOOTLDR type) decide.
 	BootPartition string
-	// Architecture is a hint for finding the root partition by its GPT
-	// type ("amd64", "arm64/generic"); "" accepts any.
+	// Architecture is the caller's architecture setting ("amd64",
+	// "arm64/generic"): a hint for finding the root partition by its GPT
+	// type, and what the image is when its programs cannot be read. ""
+	// accepts any root type, and then the export fails, before it writes
+	// anything, when it cannot read the architecture from the image.
 	Architecture string
 	// Tar controls the tarball's contents (generalization, exclude,
 	// include); unused for ddgz.
@@ -64,7 +68,8 @@ type Result struct {
 	rootfs.Output
 	Filetype string
 	// Architecture is the MAAS architecture ("amd64/generic") read from the
-	// image's ELF binaries; "" when the root filesystem was not read.
+	// image's ELF binaries, for ddgz too; "" when they could not be read
+	// (then Options.Architecture was set, and is what the image is).
 	Architecture string
 	// BaseImage is a MAAS base_image hint ("ubuntu/noble") from
 	// /etc/os-release; "" when it does not name a series MAAS knows.
@@ -171,6 +176,9 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	}
 	res.Mounts = plan
 	res.Architecture = detectArchitecture(src)
+	if err := requireArchitecture(res.Architecture, opts, "its root filesystem has no ELF programs this export recognises (/usr/bin/env, /bin/sh, /sbin/init)"); err != nil {
+		return Result{}, err
+	}
 	res.BaseImage, res.OS = detectOS(src)
 
 	tarOpts := opts.Tar
@@ -271,6 +279,10 @@ func overlap(a0, a1, b0, b1 int64) int64 {
 // disk_size is mostly hole) cost next to nothing: they are written as
 // precompressed gzip members of zeros (see zeroWriter), not deflated.
 func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
+	arch, why := diskArchitecture(img, opts)
+	if err := requireArchitecture(arch, opts, why); err != nil {
+		return Result{}, err
+	}
 	allocated, err := img.Allocated()
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
@@ -289,7 +301,43 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Output: out, Filetype: FiletypeDDGZ}, nil
+	return Result{Output: out, Filetype: FiletypeDDGZ, Architecture: arch}, nil
+}
+
+// diskArchitecture reads a whole-disk image's architecture the way a tgz
+// export does: find the root, read its ELF programs. "" and the reason
+// when that cannot be done (no root found, or one on LVM, xfs, ...).
+func diskArchitecture(img *diskimage.Image, opts Options) (arch, why string) {
+	table, err := diskimage.ReadPartitions(img, img.Size())
+	if err != nil {
+		return "", err.Error()
+	}
+	roles, err := diskimage.FindRoot(table, "", opts.Architecture, func(p diskimage.Partition) bool {
+		return hasOSRelease(img, p)
+	})
+	if err != nil {
+		first, _, _ := strings.Cut(err.Error(), ";")
+		return "", first
+	}
+	root, err := openExt(img, roles.Root)
+	if err != nil {
+		return "", err.Error()
+	}
+	if arch = detectArchitecture(root); arch == "" {
+		return "", "the root filesystem has no ELF programs this export recognises"
+	}
+	opts.Log("architecture %s, from the programs of the root filesystem (%s)", arch, roles.Root.Describe())
+	return arch, ""
+}
+
+// requireArchitecture fails when the image's architecture could not be
+// read and the caller did not set one, so that no image goes to MAAS
+// with a guessed architecture.
+func requireArchitecture(detected string, opts Options, why string) error {
+	if detected != "" || opts.Architecture != "" {
+		return nil
+	}
+	return fmt.Errorf("cannot tell the image's architecture (%s): set architecture to what it is, like \"amd64/generic\" or \"arm64/generic\"", why)
 }
 
 const copyBufferSize = 1 << 20

@@ -190,6 +190,7 @@ func TestExportMatrix(t *testing.T) {
 			output := filepath.Join(t.TempDir(), "root.tar.gz")
 			res, err := Run(context.Background(), Options{
 				Input: input, Output: output, CompressionLevel: 1,
+				Architecture: "amd64/generic", // the metadata tree has no programs
 				Tar: rootfs.Options{Generalize: rootfs.Generalize{}},
 			})
 			require.NoError(t, err)
