@@ -191,7 +191,7 @@ func TestExportMatrix(t *testing.T) {
 			res, err := Run(context.Background(), Options{
 				Input: input, Output: output, CompressionLevel: 1,
 				Architecture: "amd64/generic", // the metadata tree has no programs
-				Tar: rootfs.Options{Generalize: rootfs.Generalize{}},
+				Tar:          rootfs.Options{Generalize: rootfs.Generalize{}},
 			})
 			require.NoError(t, err)
 			assert.Equal(t, "ubuntu/noble", res.BaseImage)
