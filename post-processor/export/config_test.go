@@ -70,6 +70,8 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 		{"output is the input", map[string]interface{}{"image_path": image, "output": image}, []string{"output", "image_path"}},
 		{"architecture without subarch", map[string]interface{}{"architecture": "amd64"}, []string{`architecture "amd64"`, "amd64/generic"}},
 		{"unknown architecture", map[string]interface{}{"architecture": "vax/generic"}, []string{`architecture "vax/generic"`}},
+		{"boot_partition with ddgz", map[string]interface{}{"filetype": "ddgz", "boot_partition": "2"}, []string{"boot_partition apply to tgz exports only"}},
+		{"boot_partition with blanks", map[string]interface{}{"boot_partition": " 2"}, []string{`boot_partition " 2" has blanks`}},
 		{"unknown generalize rule", map[string]interface{}{"skip_generalize": []string{"machine-id", "hostname"}}, []string{"skip_generalize", `"hostname"`, "ssh-host-keys"}},
 		{"relative exclude", map[string]interface{}{"exclude": []string{"var/cache"}}, []string{`exclude "var/cache"`, "absolute"}},
 		{"bad exclude pattern", map[string]interface{}{"exclude": []string{"/var/[log"}}, []string{`exclude "/var/[log"`, `"[log"`}},

@@ -62,6 +62,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		Filetype:         c.Filetype,
 		CompressionLevel: c.CompressionLevel,
 		RootPartition:    c.RootPartition,
+		BootPartition:    c.BootPartition,
 		Architecture:     c.Architecture,
 		Tar:              c.tarOptions(),
 		Progress: func(total int64) func(int64) {
