@@ -22,6 +22,7 @@ budget_for() {
 	FuzzReadPartitions | FuzzParse) echo 100000x ;;
 	FuzzWalk | FuzzConsoleTail) echo 40000x ;;
 	FuzzWriteTar) echo 25000x ;;
+	FuzzFAT) echo 60000x ;;
 	FuzzOpenQcow2) echo 8000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2

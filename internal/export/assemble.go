@@ -11,6 +11,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
+	"github.com/c34478be/packer-plugin-maas/internal/fat"
 	"github.com/c34478be/packer-plugin-maas/internal/fstab"
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
 )
@@ -229,7 +230,48 @@ func openMounted(r io.ReaderAt, m Mount) (fstree.FS, error) {
 			return nil, fmt.Errorf("partition %d: %w", p.Number, err)
 		}
 		return fs, nil
+	case p.Filesystem == diskimage.FSVFAT:
+		opts, err := fatOptions(m.Entry)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := fat.Open(p.Section(r), p.Size, opts)
+		if err != nil {
+			return nil, fmt.Errorf("partition %d: %w", p.Number, err)
+		}
+		return fs, nil
 	}
 	return nil, fmt.Errorf("%s holds %s, which a tgz export cannot read; export the whole disk with filetype = \"ddgz\"",
 		p.Describe(), orUnknown(p.Filesystem))
+}
+
+// fatOptions are the owners and modes the kernel would show for a vfat
+// filesystem mounted by entry: its uid=, gid=, umask=, fmask= and dmask=.
+// A /boot that fstab does not mount gets umask=0077, as
+// systemd-gpt-auto-generator mounts an XBOOTLDR partition.
+func fatOptions(e *fstab.Entry) (fat.Options, error) {
+	if e == nil {
+		return fat.Options{FileMask: 0o077, DirMask: 0o077}, nil
+	}
+	opts := fat.DefaultOptions
+	for _, o := range []struct {
+		name string
+		base int
+		set  func(uint32)
+	}{
+		{"umask", 8, func(v uint32) { opts.FileMask, opts.DirMask = v, v }},
+		{"fmask", 8, func(v uint32) { opts.FileMask = v }},
+		{"dmask", 8, func(v uint32) { opts.DirMask = v }},
+		{"uid", 10, func(v uint32) { opts.UID = v }},
+		{"gid", 10, func(v uint32) { opts.GID = v }},
+	} {
+		if v, ok := e.Option(o.name); ok {
+			n, err := strconv.ParseUint(v, o.base, 32)
+			if err != nil || o.base == 8 && n > 0o777 {
+				return opts, fmt.Errorf("option %s=%s is not a number this export understands", o.name, v)
+			}
+			o.set(uint32(n))
+		}
+	}
+	return opts, nil
 }

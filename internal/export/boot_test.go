@@ -229,3 +229,52 @@ func TestExportFstabErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), `holds an unknown filesystem, which a tgz export cannot read; export the whole disk with filetype = "ddgz"`)
 	})
 }
+
+// vfatBoot formats a FAT16 /boot and copies a kernel in with mtools (vfat
+// cannot be mounted here).
+func vfatBoot(t *testing.T, disk string, offset, size int64) {
+	run(t, "mkfs.vfat", "-F", "16", "-i", "b007b007", "--offset", fmt.Sprint(offset/512), disk, fmt.Sprint(size/1024))
+	src := filepath.Join(t.TempDir(), kernelName)
+	writeFile(t, src, "kernel image", 0o644)
+	target := fmt.Sprintf("%s@@%d", disk, offset)
+	run(t, "mmd", "-i", target, "::loader", "::loader/entries")
+	run(t, "mcopy", "-i", target, src, "::"+kernelName)
+	run(t, "mcopy", "-i", target, src, "::loader/entries/"+kernelName)
+}
+
+// TestExportReadsAVFATBoot: an XBOOTLDR /boot on vfat, as the Boot Loader
+// Specification recommends, is read, not refused; modes follow the mount
+// options (fstab's, or systemd's umask=0077 for a /boot fstab omits).
+func TestExportReadsAVFATBoot(t *testing.T) {
+	for _, tc := range []struct {
+		name, fstab string
+		mode        os.FileMode
+	}{
+		{"XBOOTLDR, no fstab line", "", 0o700},
+		{"fstab UUID=", "UUID=B007-B007 /boot vfat umask=0022 0 2\n", 0o755},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := ubuntuLikeTree(t)
+			if tc.fstab != "" {
+				writeFile(t, filepath.Join(root, "etc/fstab"), tc.fstab, 0o644)
+			}
+			disk := gptDisk(t,
+				partSpec{num: 1, sizeMiB: 40, typ: "ef00", name: "esp", mkfs: vfatESP},
+				partSpec{num: 2, sizeMiB: 40, typ: "ea00", name: "xbootldr", mkfs: vfatBoot},
+				partSpec{num: 3, sizeMiB: 24, typ: "8304", name: "root", mkfs: ext4From(root, "root")},
+			)
+			res, output, err := exportTGZ(t, disk, Options{})
+			require.NoError(t, err)
+			require.NotNil(t, res.Boot)
+			assert.Equal(t, 2, res.Boot.Number)
+			got := extractLikeCurtin(t, output)
+			kernel, err := os.ReadFile(filepath.Join(got, "boot", kernelName))
+			require.NoError(t, err)
+			assert.Equal(t, "kernel image", string(kernel))
+			assert.FileExists(t, filepath.Join(got, "boot/loader/entries", kernelName))
+			st, err := os.Stat(filepath.Join(got, "boot", kernelName))
+			require.NoError(t, err)
+			assert.Equal(t, tc.mode, st.Mode().Perm())
+		})
+	}
+}
