@@ -300,10 +300,10 @@ func (fs *FS) ReadDir(ino uint64) ([]fstree.DirEntry, error) {
 		}
 		for off := 0; off+dirEntrySize <= len(buf); off += dirEntrySize {
 			b := buf[off : off+dirEntrySize]
-			switch {
-			case b[0] == 0x00:
+			switch b[0] {
+			case 0x00:
 				return out, nil
-			case b[0] == 0xe5:
+			case 0xe5:
 				long.reset()
 				continue
 			}
