@@ -204,6 +204,17 @@ func TestExportFstabErrors(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `boot_partition: no partition has the number, name or label "7"`)
 	})
+	t.Run("nested mounts, child first in fstab", func(t *testing.T) {
+		// The boot filesystem goes on /var/lib/rpm, which only /var has.
+		disk := rhelGPTDisk(t, "LABEL=boot /var/lib/rpm ext4 defaults 0 2\nLABEL=var /var ext4 defaults 0 2\n")
+		res, output, err := exportTGZ(t, disk, Options{})
+		require.NoError(t, err)
+		require.Len(t, res.Mounts, 2)
+		assert.Equal(t, "/var", res.Mounts[0].Point, "parents are mounted first")
+		got := extractLikeCurtin(t, output)
+		assert.FileExists(t, filepath.Join(got, "var/lib/rpm", kernelName))
+		assert.NoFileExists(t, filepath.Join(got, "var/lib/rpm/rpmdb.sqlite"), "the mount hides what is under it, as on the running system")
+	})
 	t.Run("missing nofail", func(t *testing.T) {
 		res, _, err := exportTGZ(t, rhelGPTDisk(t, fstabWith("LABEL=boot", missing+" /data ext4 nofail 0 2")), Options{})
 		require.NoError(t, err)

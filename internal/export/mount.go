@@ -22,16 +22,15 @@ const (
 // tree is a root filesystem with others mounted on its directories (and
 // on each other's), as on the running system: what the tarball packs.
 type tree struct {
-	fss    []fstree.FS       // [0] is the root filesystem
-	points map[uint64]int    // combined inode of a mount point -> index in fss
-	paths  map[string]uint64 // mount point path -> its combined inode
+	fss    []fstree.FS    // [0] is the root filesystem
+	points map[uint64]int // combined inode of a mount point -> index in fss
 }
 
 func newTree(root fstree.FS) (*tree, error) {
 	if root.RootInode()&^inoMask != 0 {
 		return nil, fmt.Errorf("root inode %d is out of range", root.RootInode())
 	}
-	return &tree{fss: []fstree.FS{root}, points: map[uint64]int{}, paths: map[string]uint64{}}, nil
+	return &tree{fss: []fstree.FS{root}, points: map[uint64]int{}}, nil
 }
 
 // errNoMountPoint means the directory to mount on is missing or is not a
@@ -60,7 +59,6 @@ func (t *tree) mount(dir string, sub fstree.FS) error {
 	}
 	t.fss = append(t.fss, sub)
 	t.points[ino] = len(t.fss) - 1
-	t.paths[path.Clean(dir)] = ino
 	return nil
 }
 
