@@ -158,3 +158,29 @@ func TestRefusesBrokenChains(t *testing.T) {
 	}
 	assert.Positive(t, failed)
 }
+
+// TestOpenRefusesHostileGeometry: sizes from the boot sector are checked
+// against the partition before anything is allocated or read.
+func TestOpenRefusesHostileGeometry(t *testing.T) {
+	img, err := os.ReadFile(makeFAT(t, 32, 40<<10))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		patch func(b []byte)
+		want  string
+	}{
+		{"larger than the partition", func(b []byte) { b[32], b[33], b[34], b[35] = 0xff, 0xff, 0xff, 0x0f }, "larger than its partition"},
+		{"root cluster out of range", func(b []byte) { b[44], b[45], b[46], b[47] = 0xff, 0xff, 0xff, 0x0f }, "root directory cluster"},
+		{"FAT too small", func(b []byte) { b[36], b[37], b[38], b[39] = 1, 0, 0, 0 }, "do not fit the FAT"},
+		{"bad sector size", func(b []byte) { b[11], b[12] = 0x00, 0x03 }, "bytes per sector is invalid"},
+		{"no signature", func(b []byte) { b[510] = 0 }, "no boot sector signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := append([]byte(nil), img...)
+			tc.patch(b)
+			_, err := Open(bytes.NewReader(b), int64(len(b)), DefaultOptions)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
