@@ -165,7 +165,8 @@ func TestExportDDGZThroughStockPacker(t *testing.T) {
 	image := testimage.Path(t)
 	env := newExportEnv(t, "testdata/export.pkr.hcl")
 	output := filepath.Join(env.Dir, "out", "disk.dd.gz")
-	env.MustRun("build", "-var", "image="+image, "-var", "filetype=ddgz", "-var", "output="+output, ".")
+	build := env.MustRun("build", "-var", "image="+image, "-var", "filetype=ddgz", "-var", "output="+output, ".")
+	assert.Contains(t, build.Output, "architecture amd64/generic, from the programs of the root filesystem", "a ddgz is labelled by its programs, not by a guess")
 
 	raw := filepath.Join(t.TempDir(), "disk.raw")
 	sh(t, "qemu-img", "convert", "-O", "raw", image, raw)

@@ -19,9 +19,10 @@ budget_for() {
 	case "$1" in
 	FuzzParseResults | FuzzParseProbe) echo 200000x ;;
 	FuzzOpen) echo 150000x ;;
-	FuzzReadPartitions) echo 100000x ;;
+	FuzzReadPartitions | FuzzParse) echo 100000x ;;
 	FuzzWalk | FuzzConsoleTail) echo 40000x ;;
 	FuzzWriteTar) echo 25000x ;;
+	FuzzFAT) echo 60000x ;;
 	FuzzOpenQcow2) echo 8000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2

@@ -117,6 +117,8 @@ func TestPrepareRejects(t *testing.T) {
 		{name: "compression level", set: map[string]interface{}{"compression_level": 10}, want: []string{"compression_level 10 is out of range"}},
 		{name: "tar settings on ddgz", set: map[string]interface{}{"output_format": "ddgz", "exclude": []string{"/tmp/*"}, "root_partition": "1"},
 			want: []string{"root_partition, exclude apply to output_format = \"tgz\" only"}},
+		{name: "boot_partition on ddgz", set: map[string]interface{}{"output_format": "ddgz", "boot_partition": "none"},
+			want: []string{"boot_partition apply to output_format = \"tgz\" only"}},
 		{name: "remove_kernel on ddgz", set: map[string]interface{}{"output_format": "ddgz", "remove_kernel": true},
 			want: []string{"remove_kernel with output_format = \"ddgz\" makes a disk that cannot boot"}},
 		{name: "memory", set: map[string]interface{}{"memory": 64}, want: []string{"memory 64 MiB is out of range"}},

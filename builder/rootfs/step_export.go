@@ -52,6 +52,7 @@ func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, dis
 		Filetype:         c.OutputFormat,
 		CompressionLevel: c.CompressionLevel,
 		RootPartition:    c.RootPartition,
+		BootPartition:    c.BootPartition,
 		Architecture:     c.Architecture,
 		Progress: func(total int64) func(int64) {
 			bar = packerui.NewProgress(ui, filepath.Base(output), total)

@@ -159,7 +159,7 @@ func readGPTEntries(r io.ReaderAt, h *gptHeader) ([]Partition, []string, error) 
 			warns = append(warns, warn)
 		}
 		if p.Size > 0 {
-			p.TypeGUID = typ
+			p.TypeGUID, p.PartUUID = typ, guidString(e[16:32])
 			parts = append(parts, p)
 		}
 	}

@@ -9,7 +9,9 @@ import (
 const (
 	mbrSectorSize    = 512
 	mbrEntriesOffset = 446
-	mbrTypeGPT       = 0xee
+	// mbrSignatureOffset holds the disk signature Linux builds PARTUUIDs of.
+	mbrSignatureOffset = 440
+	mbrTypeGPT         = 0xee
 	// maxLogical bounds the extended partition's EBR chain; Linux stops
 	// well before this.
 	maxLogical = 256
@@ -70,7 +72,7 @@ func hasProtectiveEntry(sector []byte) bool {
 func isExtended(typ byte) bool { return typ == 0x05 || typ == 0x0f || typ == 0x85 }
 
 func readMBR(r io.ReaderAt, size int64, sector []byte) (*Table, error) {
-	t := &Table{Scheme: SchemeMBR, SectorSize: mbrSectorSize}
+	t := &Table{Scheme: SchemeMBR, SectorSize: mbrSectorSize, diskSignature: binary.LittleEndian.Uint32(sector[mbrSignatureOffset:])}
 	total := size / mbrSectorSize
 	var ext *mbrEntry
 	for i, e := range mbrEntries(sector) {
@@ -104,6 +106,7 @@ func (t *Table) addMBR(number int, e mbrEntry, base, total int64) {
 	}
 	t.Partitions = append(t.Partitions, Partition{
 		Number: number, Start: start * mbrSectorSize, Size: (end - start) * mbrSectorSize, MBRType: e.typ,
+		PartUUID: fmt.Sprintf("%08x-%02x", t.diskSignature, number),
 	})
 }
 

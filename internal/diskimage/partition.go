@@ -21,6 +21,8 @@ type Table struct {
 	// Warnings tell about damage that was worked around, such as a
 	// corrupted primary GPT replaced by the backup.
 	Warnings []string
+
+	diskSignature uint32 // MBR only
 }
 
 // Partition is one partition, with the filesystem found in it.
@@ -36,6 +38,15 @@ type Partition struct {
 	// xfs, btrfs, vfat, swap, LVM2_member, crypto_LUKS, squashfs or "".
 	Filesystem string
 	FSLabel    string
+	// FSUUID is the filesystem's UUID as blkid prints it (what fstab's
+	// UUID= names); "" when it has none or is not known.
+	FSUUID string
+	// PartUUID is what fstab's PARTUUID= names: the GPT partition GUID,
+	// or the MBR disk signature and partition number (1234abcd-02).
+	PartUUID string
+	// NeedsRecovery: the ext3/4 journal holds changes not yet written,
+	// as a filesystem not cleanly unmounted does.
+	NeedsRecovery bool
 }
 
 // Section reads the partition's bytes from the disk r.
@@ -58,9 +69,11 @@ func ReadPartitions(r io.ReaderAt, size int64) (*Table, error) {
 	buf := make([]byte, sniffSize)
 	for i := range t.Partitions {
 		p := &t.Partitions[i]
-		if p.Filesystem, p.FSLabel, err = sniffFilesystem(p.Section(r), buf); err != nil {
+		info, err := sniffFilesystem(p.Section(r), buf)
+		if err != nil {
 			return nil, fmt.Errorf("partition %d: %w", p.Number, err)
 		}
+		p.Filesystem, p.FSLabel, p.FSUUID, p.NeedsRecovery = info.fs, info.label, info.uuid, info.needsRecovery
 	}
 	return t, nil
 }
@@ -83,14 +96,12 @@ func readTable(r io.ReaderAt, size int64) (*Table, error) {
 	}
 	// A FAT boot sector looks like an empty MBR, so an empty MBR only
 	// counts when no filesystem starts at sector 0.
-	fs, label, err := sniffFilesystem(io.NewSectionReader(r, 0, size), make([]byte, sniffSize))
+	info, err := sniffFilesystem(io.NewSectionReader(r, 0, size), make([]byte, sniffSize))
 	if err != nil {
 		return nil, err
 	}
-	if fs != "" {
-		return &Table{Scheme: SchemeNone, SectorSize: 512, Partitions: []Partition{
-			{Number: 0, Start: 0, Size: size, Filesystem: fs, FSLabel: label},
-		}}, nil
+	if info.fs != "" {
+		return &Table{Scheme: SchemeNone, SectorSize: 512, Partitions: []Partition{{Number: 0, Start: 0, Size: size}}}, nil
 	}
 	if t, err := readBackupGPTOnly(r, size); err == nil {
 		return t, nil

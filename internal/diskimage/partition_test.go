@@ -192,7 +192,8 @@ func TestWholeDiskFilesystem(t *testing.T) {
 			table, err := ReadPartitions(f, size)
 			require.NoError(t, err)
 			assert.Equal(t, SchemeNone, table.Scheme)
-			assert.Equal(t, []Partition{{Number: 0, Start: 0, Size: size, Filesystem: fs, FSLabel: "bare"}}, table.Partitions)
+			uuid := strings.TrimSpace(run(t, "blkid", "-p", "-o", "value", "-s", "UUID", path))
+			assert.Equal(t, []Partition{{Number: 0, Start: 0, Size: size, Filesystem: fs, FSLabel: "bare", FSUUID: uuid}}, table.Partitions)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package diskimage
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,7 +71,9 @@ func rootTypeFor(arch string) (map[string]bool, error) {
 // Roles are the partitions an export reads.
 type Roles struct {
 	Root Partition
-	Boot *Partition // a separate /boot, packed under ./boot/
+	// Boot is an XBOOTLDR partition (or one named bls_boot): /boot,
+	// unless the root's /etc/fstab or a setting says otherwise.
+	Boot *Partition
 }
 
 // rootLabels are the labels cloud images give their root filesystem.
@@ -97,13 +100,10 @@ func FindRoot(t *Table, want, arch string, hasOSRelease func(Partition) bool) (R
 	}
 	roles := Roles{Root: root}
 	boot, err := pickBoot(t, root)
-	if err != nil || boot == nil {
+	if err != nil {
 		return roles, err
 	}
-	if err := checkExportable("/boot", *boot); err != nil {
-		return Roles{}, err
-	}
-	roles.Boot = boot
+	roles.Boot = boot // opened, or refused, by whoever mounts it
 	return roles, nil
 }
 
@@ -162,6 +162,34 @@ func pickWanted(t *Table, candidates []Partition, want string) (Partition, error
 	default:
 		return Partition{}, listingError(t, fmt.Sprintf("root_partition %q matches %d partitions", want, len(found)))
 	}
+}
+
+// FindPartition picks a partition by number ("2"), GPT partition name or
+// filesystem label, for settings such as boot_partition; never the ESP.
+func FindPartition(t *Table, want string) (Partition, error) {
+	var found []Partition
+	if n, err := strconv.Atoi(want); err == nil {
+		found = filter(t.Partitions, func(p Partition) bool { return p.Number == n })
+	} else {
+		found = filter(t.Partitions, func(p Partition) bool { return p.Name == want || p.FSLabel == want })
+	}
+	var problem string
+	switch {
+	case len(found) == 1 && isESP(found[0]):
+		problem = fmt.Sprintf("%q is the EFI system partition", want)
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) == 0:
+		problem = fmt.Sprintf("no partition has the number, name or label %q", want)
+	default:
+		problem = fmt.Sprintf("%q matches %d partitions", want, len(found))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s. The disk (%s) has:", problem, t.Scheme)
+	for _, p := range t.Partitions {
+		b.WriteString("\n  " + p.Describe())
+	}
+	return Partition{}, errors.New(b.String())
 }
 
 func pickBoot(t *Table, root Partition) (*Partition, error) {
@@ -223,8 +251,28 @@ func listingError(t *Table, problem string) error {
 	for _, p := range t.Partitions {
 		b.WriteString("\n  ")
 		b.WriteString(p.Describe())
+		if note := unreadableNote(p); note != "" {
+			b.WriteString(": " + note)
+		}
 	}
 	return fmt.Errorf("%s", b.String())
+}
+
+// unreadableNote says why a partition that may well be the root cannot be
+// read as one, and what to do about it; "" when nothing stands in the way.
+func unreadableNote(p Partition) string {
+	switch {
+	case IsExt(p.Filesystem) && p.NeedsRecovery:
+		return "its journal holds changes not yet written, as after a crash or a power-off without shutdown; " +
+			"shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"
+	case p.Filesystem == FSLVM:
+		return "an LVM physical volume, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
+	case p.Filesystem == FSLUKS:
+		return "encrypted with LUKS, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
+	case p.Filesystem == FSXFS || p.Filesystem == FSBtrfs:
+		return "a tgz export cannot read " + p.Filesystem + " yet; use filetype = \"ddgz\" to export the whole disk"
+	}
+	return ""
 }
 
 // Describe is a one-line summary: number, size, type, filesystem, name and
@@ -242,6 +290,9 @@ func (p Partition) Describe() string {
 		fs = "no known filesystem"
 	}
 	b.WriteString(", " + fs)
+	if p.NeedsRecovery {
+		b.WriteString(" (journal needs recovery)")
+	}
 	if p.Name != "" {
 		fmt.Fprintf(&b, ", name %q", p.Name)
 	}

@@ -1,7 +1,9 @@
 package diskimage
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -116,7 +118,7 @@ func TestFindRootAmbiguousLabelsAndTypes(t *testing.T) {
 	assert.Contains(t, err.Error(), "partition 2, 20.0 MiB, Linux root (arm64), ext4")
 }
 
-func TestFindRootRejectsNonExtRootAndBoot(t *testing.T) {
+func TestFindRootRejectsNonExtRoot(t *testing.T) {
 	xfsRoot := gptDisk(t,
 		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00"},
 		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "8304", fs: FSXFS},
@@ -129,9 +131,10 @@ func TestFindRootRejectsNonExtRootAndBoot(t *testing.T) {
 		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8304", fs: FSExt4},
 		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "ea00", fs: FSXFS},
 	)
-	_, err = FindRoot(xfsBoot, "", "amd64", nil)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "the /boot partition (partition 2, 300.0 MiB, Linux extended boot, xfs) holds xfs")
+	roles, err := FindRoot(xfsBoot, "", "amd64", nil)
+	require.NoError(t, err, "the /boot is refused by the export that mounts it, if fstab does not say otherwise")
+	require.NotNil(t, roles.Boot)
+	assert.Equal(t, 2, roles.Boot.Number)
 }
 
 func TestFindRootMBR(t *testing.T) {
@@ -157,6 +160,95 @@ func TestFindRootWholeDisk(t *testing.T) {
 	table := readTableOf(t, path)
 	roles, err := FindRoot(table, "", "", nil)
 	require.NoError(t, err)
+	assert.NotEmpty(t, roles.Root.FSUUID)
+	roles.Root.FSUUID = ""
 	assert.Equal(t, Partition{Size: 16 * MiB, Filesystem: FSExt4}, roles.Root)
 	assert.Equal(t, "whole disk, 16.0 MiB, no partition table, ext4", roles.Root.Describe())
+}
+
+// TestFindRootExplainsUnreadableRoots: a root the export cannot read (a
+// journal that needs recovery; LVM, LUKS, xfs or btrfs on a plain,
+// unlabelled partition) is not "just missing": the listing says what each
+// partition holds and what to do.
+func TestFindRootExplainsUnreadableRoots(t *testing.T) {
+	dirtyExt4 := func(t *testing.T, disk string, start int64) {
+		run(t, "debugfs", "-w", "-R", "feature needs_recovery", fmt.Sprintf("%s?offset=%d", disk, start))
+	}
+	// LVM2 and LUKS headers as pvcreate and cryptsetup write them (neither
+	// tool runs here without root): the label sector and the magic.
+	lvm := func(t *testing.T, disk string, start int64) {
+		sector := make([]byte, 512)
+		copy(sector, "LABELONE")
+		copy(sector[24:], "LVM2 001")
+		writeAt(t, disk, sector, start+512)
+	}
+	luks := func(t *testing.T, disk string, start int64) {
+		hdr := make([]byte, 4096)
+		copy(hdr, "LUKS\xba\xbe\x00\x02")
+		copy(hdr[168:], "3f5e0c0a-5d4e-4f7b-8b1a-2c3d4e5f6a7b")
+		writeAt(t, disk, hdr, start)
+	}
+	cases := []struct {
+		fs    string
+		alter func(t *testing.T, disk string, start int64)
+		want  string
+	}{
+		{FSExt4, dirtyExt4, "partition 2, 300.0 MiB, Linux filesystem, ext4 (journal needs recovery): its journal holds changes not yet written, as after a crash or a power-off without shutdown; shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"},
+		{"", lvm, `partition 2, 300.0 MiB, Linux filesystem, LVM2_member: an LVM physical volume, which a tgz export cannot read; use filetype = "ddgz" to export the whole disk`},
+		{"", luks, `partition 2, 300.0 MiB, Linux filesystem, crypto_LUKS: encrypted with LUKS, which a tgz export cannot read; use filetype = "ddgz"`},
+		{FSXFS, nil, `partition 2, 300.0 MiB, Linux filesystem, xfs: a tgz export cannot read xfs yet; use filetype = "ddgz" to export the whole disk`},
+		{FSBtrfs, nil, `partition 2, 300.0 MiB, Linux filesystem, btrfs: a tgz export cannot read btrfs yet; use filetype = "ddgz"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want[:45], func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "disk.raw")
+			parts := []testPart{
+				{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00", fs: FSVFAT},
+				{num: 2, startMiB: 21, sizeMiB: 300, code: "8300", fs: tc.fs},
+			}
+			buildGPT(t, path, 322, parts)
+			if tc.alter != nil {
+				tc.alter(t, path, parts[1].start())
+			}
+			_, err := FindRoot(readTableOf(t, path), "", "amd64", func(Partition) bool { return false })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "no root partition found; set root_partition")
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestPartitionIdentities: the UUIDs and PARTUUIDs fstab names are read as
+// blkid and sfdisk report them.
+func TestPartitionIdentities(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gpt.raw")
+	buildGPT(t, path, 700, []testPart{
+		{num: 1, startMiB: 1, sizeMiB: 40, code: "ef00", fs: FSVFAT},
+		{num: 2, startMiB: 41, sizeMiB: 20, code: "8300", fs: FSExt4},
+		{num: 3, startMiB: 61, sizeMiB: 300, code: "8300", fs: FSXFS},
+		{num: 4, startMiB: 361, sizeMiB: 300, code: "8300", fs: FSBtrfs},
+		{num: 5, startMiB: 661, sizeMiB: 20, code: "8200", fs: FSSwap},
+	})
+	table := readTableOf(t, path)
+	require.Len(t, table.Partitions, 5)
+	for _, p := range table.Partitions {
+		uuid := strings.TrimSpace(run(t, "blkid", "-p", "-O", fmt.Sprint(p.Start), "-o", "value", "-s", "UUID", path))
+		assert.Equal(t, uuid, p.FSUUID, "partition %d (%s)", p.Number, p.Filesystem)
+		assert.NotEmpty(t, p.FSUUID)
+		partUUID := strings.TrimSpace(run(t, "sfdisk", "--part-uuid", path, fmt.Sprint(p.Number)))
+		assert.Equal(t, strings.ToLower(partUUID), p.PartUUID, "partition %d", p.Number)
+	}
+
+	mbr := filepath.Join(t.TempDir(), "mbr.raw")
+	buildMBR(t, mbr, 64, []testPart{
+		{startMiB: 1, sizeMiB: 20, code: "83", fs: FSExt4},
+		{startMiB: 21, sizeMiB: 40, code: "5"},
+		{startMiB: 22, sizeMiB: 20, code: "83", fs: FSExt4},
+	})
+	signature := strings.TrimSpace(run(t, "blkid", "-p", "-o", "value", "-s", "PTUUID", mbr))
+	var got []string
+	for _, p := range readTableOf(t, mbr).Partitions {
+		got = append(got, p.PartUUID)
+	}
+	assert.Equal(t, []string{signature + "-01", signature + "-05"}, got)
 }

@@ -12,12 +12,15 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
+	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
-	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/fstab"
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
 )
 
@@ -40,8 +43,15 @@ type Options struct {
 	CompressionLevel int
 	// RootPartition picks the root by number or label; "" finds it.
 	RootPartition string
-	// Architecture is a hint for finding the root partition by its GPT
-	// type ("amd64", "arm64/generic"); "" accepts any.
+	// BootPartition picks the partition mounted at /boot by number, name
+	// or label, over what the root's /etc/fstab says; BootNone means /boot
+	// is part of the root; "" lets fstab (then the XBOOTLDR type) decide.
+	BootPartition string
+	// Architecture is the caller's architecture setting ("amd64",
+	// "arm64/generic"): a hint for finding the root partition by its GPT
+	// type, and what the image is when its programs cannot be read. ""
+	// accepts any root type, and then the export fails, before it writes
+	// anything, when it cannot read the architecture from the image.
 	Architecture string
 	// Tar controls the tarball's contents (generalization, exclude,
 	// include); unused for ddgz.
@@ -58,16 +68,20 @@ type Result struct {
 	rootfs.Output
 	Filetype string
 	// Architecture is the MAAS architecture ("amd64/generic") read from the
-	// image's ELF binaries; "" when the root filesystem was not read.
+	// image's ELF binaries, for ddgz too; "" when they could not be read
+	// (then Options.Architecture was set, and is what the image is).
 	Architecture string
 	// BaseImage is a MAAS base_image hint ("ubuntu/noble") from
 	// /etc/os-release; "" when it does not name a series MAAS knows.
 	BaseImage string
 	// OS is the image's /etc/os-release PRETTY_NAME, for messages.
-	OS    string
-	Root  *diskimage.Partition
-	Boot  *diskimage.Partition
-	Stats rootfs.Stats
+	OS   string
+	Root *diskimage.Partition
+	// Boot is the partition packed under ./boot, nil when /boot is part of
+	// the root; Mounts are all the filesystems packed besides the root.
+	Boot   *diskimage.Partition
+	Mounts []Mount
+	Stats  rootfs.Stats
 }
 
 // ImageSummary is the line that tells the user what was exported: the OS,
@@ -128,31 +142,44 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
 	}
-	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root, Boot: roles.Boot}
+	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root}
 	opts.Log("root filesystem: %s", roles.Root.Describe())
 
-	src := fstree.FS(nil)
-	reader := io.ReaderAt(img)
-	if opts.Progress != nil {
-		reader = &rootfs.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles))}
-	}
-	root, err := openExt(reader, roles.Root)
+	root, err := openExt(img, roles.Root)
 	if err != nil {
 		return Result{}, err
 	}
-	src = root
-	if roles.Boot != nil {
-		opts.Log("separate /boot: %s", roles.Boot.Describe())
-		boot, err := openExt(reader, *roles.Boot)
-		if err != nil {
-			return Result{}, err
-		}
-		if src, err = mountAt(root, "/boot", boot); err != nil {
-			return Result{}, err
+	entries, err := readFstab(root, opts.Log)
+	if err != nil {
+		return Result{}, err
+	}
+	plan, err := planMounts(table, roles, entries, opts.BootPartition, opts.Log)
+	if err != nil {
+		return Result{}, err
+	}
+	reader := io.ReaderAt(img)
+	if opts.Progress != nil {
+		reader = &rootfs.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles.Root, plan))}
+	}
+	if root, err = openExt(reader, roles.Root); err != nil {
+		return Result{}, err
+	}
+	src, err := assemble(reader, root, plan)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, m := range plan {
+		opts.Log("mounting %s: %s", m.Point, m.Partition.Describe())
+		if m.Point == "/boot" {
+			res.Boot = &m.Partition
 		}
 	}
-	res.Architecture = detectArchitecture(root)
-	res.BaseImage, res.OS = detectOS(root)
+	res.Mounts = plan
+	res.Architecture = detectArchitecture(src)
+	if err := requireArchitecture(res.Architecture, opts, "its root filesystem has no ELF programs this export recognises (/usr/bin/env, /bin/sh, /sbin/init)"); err != nil {
+		return Result{}, err
+	}
+	res.BaseImage, res.OS = detectOS(src)
 
 	tarOpts := opts.Tar
 	if tarOpts.Log == nil {
@@ -201,12 +228,30 @@ func hasOSRelease(img io.ReaderAt, p diskimage.Partition) bool {
 	return err == nil
 }
 
+// readFstab parses the root filesystem's /etc/fstab; none means nothing
+// is mounted from it.
+func readFstab(root pathFS, log func(string, ...any)) ([]fstab.Entry, error) {
+	data, err := readSmallFile(root, "/etc/fstab")
+	if errors.Is(err, iofs.ErrNotExist) {
+		log("the root filesystem has no /etc/fstab")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the root filesystem's /etc/fstab: %w", err)
+	}
+	entries, skipped := fstab.Parse(data)
+	for _, s := range skipped {
+		log("warning: %s", s)
+	}
+	return entries, nil
+}
+
 // readEstimate is what a tgz export will read: the image's allocated bytes
 // inside the partitions it packs.
-func readEstimate(img *diskimage.Image, roles diskimage.Roles) int64 {
-	parts := []diskimage.Partition{roles.Root}
-	if roles.Boot != nil {
-		parts = append(parts, *roles.Boot)
+func readEstimate(img *diskimage.Image, root diskimage.Partition, plan []Mount) int64 {
+	parts := []diskimage.Partition{root}
+	for _, m := range plan {
+		parts = append(parts, m.Partition)
 	}
 	allocated, err := img.Allocated()
 	if err != nil {
@@ -234,6 +279,10 @@ func overlap(a0, a1, b0, b1 int64) int64 {
 // disk_size is mostly hole) cost next to nothing: they are written as
 // precompressed gzip members of zeros (see zeroWriter), not deflated.
 func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
+	arch, why := diskArchitecture(img, opts)
+	if err := requireArchitecture(arch, opts, why); err != nil {
+		return Result{}, err
+	}
 	allocated, err := img.Allocated()
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
@@ -252,7 +301,43 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Output: out, Filetype: FiletypeDDGZ}, nil
+	return Result{Output: out, Filetype: FiletypeDDGZ, Architecture: arch}, nil
+}
+
+// diskArchitecture reads a whole-disk image's architecture the way a tgz
+// export does: find the root, read its ELF programs. "" and the reason
+// when that cannot be done (no root found, or one on LVM, xfs, ...).
+func diskArchitecture(img *diskimage.Image, opts Options) (arch, why string) {
+	table, err := diskimage.ReadPartitions(img, img.Size())
+	if err != nil {
+		return "", err.Error()
+	}
+	roles, err := diskimage.FindRoot(table, "", opts.Architecture, func(p diskimage.Partition) bool {
+		return hasOSRelease(img, p)
+	})
+	if err != nil {
+		first, _, _ := strings.Cut(err.Error(), ";")
+		return "", first
+	}
+	root, err := openExt(img, roles.Root)
+	if err != nil {
+		return "", err.Error()
+	}
+	if arch = detectArchitecture(root); arch == "" {
+		return "", "the root filesystem has no ELF programs this export recognises"
+	}
+	opts.Log("architecture %s, from the programs of the root filesystem (%s)", arch, roles.Root.Describe())
+	return arch, ""
+}
+
+// requireArchitecture fails when the image's architecture could not be
+// read and the caller did not set one, so that no image goes to MAAS
+// with a guessed architecture.
+func requireArchitecture(detected string, opts Options, why string) error {
+	if detected != "" || opts.Architecture != "" {
+		return nil
+	}
+	return fmt.Errorf("cannot tell the image's architecture (%s): set architecture to what it is, like \"amd64/generic\" or \"arm64/generic\"", why)
 }
 
 const copyBufferSize = 1 << 20

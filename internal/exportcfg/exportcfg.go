@@ -3,7 +3,7 @@
 
 // Package exportcfg holds the tarball settings that the maas-export
 // post-processor and the maas-rootfs builder share (skip_generalize,
-// exclude, include, clamp_mtime), so both read, validate and apply them
+// exclude, include, clamp_mtime, boot_partition), so both read, validate and apply them
 // the same way. It returns plain errors and knows nothing of Packer beyond
 // the mapstructure names the settings go by.
 package exportcfg
@@ -43,6 +43,12 @@ type Tarball struct {
 	// Clamp modification times newer than this RFC 3339 time
 	// (`2026-01-01T00:00:00Z`) to it, for reproducible tarballs.
 	ClampMtime string `mapstructure:"clamp_mtime"`
+	// The partition packed under `./boot`, by number (`"2"`), GPT
+	// partition name or filesystem label, or `none` when `/boot` is part
+	// of the root filesystem. By default the root's `/etc/fstab` decides,
+	// then an XBOOTLDR partition; set it when fstab names a `/boot` the
+	// disk does not have.
+	BootPartition string `mapstructure:"boot_partition"`
 }
 
 // IncludeFile is a host file added to the exported tarball.
@@ -91,6 +97,9 @@ func (t *Tarball) Validate(knownRules []string) []error {
 		add(validateExclude(g))
 	}
 	errs = append(errs, validateIncludes(t.Include)...)
+	if t.BootPartition != "" && strings.TrimSpace(t.BootPartition) != t.BootPartition {
+		add(fmt.Errorf("boot_partition %q has blanks around it: give the partition's number, name or label, or \"none\"", t.BootPartition))
+	}
 	if t.ClampMtime != "" {
 		if _, err := time.Parse(time.RFC3339, t.ClampMtime); err != nil {
 			add(fmt.Errorf("clamp_mtime %q is not an RFC 3339 time like 2026-01-01T00:00:00Z", t.ClampMtime))
@@ -114,6 +123,9 @@ func (t *Tarball) InUse() []string {
 	}
 	if t.ClampMtime != "" {
 		set = append(set, "clamp_mtime")
+	}
+	if t.BootPartition != "" {
+		set = append(set, "boot_partition")
 	}
 	return set
 }

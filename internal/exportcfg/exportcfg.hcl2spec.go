@@ -45,6 +45,7 @@ type FlatTarball struct {
 	Exclude        []string          `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
 	Include        []FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
 	ClampMtime     *string           `mapstructure:"clamp_mtime" cty:"clamp_mtime" hcl:"clamp_mtime"`
+	BootPartition  *string           `mapstructure:"boot_partition" cty:"boot_partition" hcl:"boot_partition"`
 }
 
 // FlatMapstructure returns a new FlatTarball.
@@ -63,6 +64,7 @@ func (*FlatTarball) HCL2Spec() map[string]hcldec.Spec {
 		"exclude":         &hcldec.AttrSpec{Name: "exclude", Type: cty.List(cty.String), Required: false},
 		"include":         &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*FlatIncludeFile)(nil).HCL2Spec())},
 		"clamp_mtime":     &hcldec.AttrSpec{Name: "clamp_mtime", Type: cty.String, Required: false},
+		"boot_partition":  &hcldec.AttrSpec{Name: "boot_partition", Type: cty.String, Required: false},
 	}
 	return s
 }

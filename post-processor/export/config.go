@@ -45,8 +45,9 @@ type Config struct {
 	// filesystem label. By default it is found: the Linux root partition
 	// type for the architecture, then a partition labelled
 	// `cloudimg-rootfs` or `root`, then the only ext4 partition holding
-	// `/etc/os-release`. A separate `/boot` (XBOOTLDR, or named `bls_boot`)
-	// is packed under `./boot/`; the EFI system partition is left out.
+	// `/etc/os-release`. The local filesystems the root's `/etc/fstab`
+	// mounts (a separate `/boot`, `/var`, ...; see `boot_partition`) are
+	// packed where they are mounted; the EFI system partition is left out.
 	RootPartition string `mapstructure:"root_partition"`
 	// The MAAS architecture recorded for maas-upload, like `amd64/generic`.
 	// Defaults to the architecture of the image's own programs.

@@ -29,6 +29,7 @@ type FlatConfig struct {
 	Exclude             []string                    `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
 	Include             []exportcfg.FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
 	ClampMtime          *string                     `mapstructure:"clamp_mtime" cty:"clamp_mtime" hcl:"clamp_mtime"`
+	BootPartition       *string                     `mapstructure:"boot_partition" cty:"boot_partition" hcl:"boot_partition"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -61,6 +62,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"exclude":                    &hcldec.AttrSpec{Name: "exclude", Type: cty.List(cty.String), Required: false},
 		"include":                    &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*exportcfg.FlatIncludeFile)(nil).HCL2Spec())},
 		"clamp_mtime":                &hcldec.AttrSpec{Name: "clamp_mtime", Type: cty.String, Required: false},
+		"boot_partition":             &hcldec.AttrSpec{Name: "boot_partition", Type: cty.String, Required: false},
 	}
 	return s
 }

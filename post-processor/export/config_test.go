@@ -72,6 +72,8 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 		{"output is the input", map[string]interface{}{"image_path": image, "output": image}, []string{"output", "image_path"}},
 		{"architecture without subarch", map[string]interface{}{"architecture": "amd64"}, []string{`architecture "amd64"`, "amd64/generic"}},
 		{"unknown architecture", map[string]interface{}{"architecture": "vax/generic"}, []string{`architecture "vax/generic"`}},
+		{"boot_partition with ddgz", map[string]interface{}{"filetype": "ddgz", "boot_partition": "2"}, []string{"boot_partition apply to tgz exports only"}},
+		{"boot_partition with blanks", map[string]interface{}{"boot_partition": " 2"}, []string{`boot_partition " 2" has blanks`}},
 		{"unknown generalize rule", map[string]interface{}{"skip_generalize": []string{"machine-id", "everything"}}, []string{"skip_generalize", `"everything"`, "ssh-host-keys", "network-config"}},
 		{"relative exclude", map[string]interface{}{"exclude": []string{"var/cache"}}, []string{`exclude "var/cache"`, "absolute"}},
 		{"bad exclude pattern", map[string]interface{}{"exclude": []string{"/var/[log"}}, []string{`exclude "/var/[log"`, `"[log"`}},
@@ -159,7 +161,7 @@ func TestArtifactArchitecturePrecedence(t *testing.T) {
 	var none PostProcessor
 	require.NoError(t, none.Configure(map[string]interface{}{}))
 	assert.Equal(t, "arm64/generic", newArtifact(&none.config, detected, nil).Architecture, "then the image's programs")
-	assert.Equal(t, "amd64/generic", newArtifact(&none.config, export.Result{}, nil).Architecture, "then the default")
+	assert.Empty(t, newArtifact(&none.config, export.Result{}, nil).Architecture, "no amd64 guess (the export fails before it comes to that)")
 }
 
 func TestArtifactDestroyRemovesTheFile(t *testing.T) {

@@ -62,6 +62,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 		Filetype:         c.Filetype,
 		CompressionLevel: c.CompressionLevel,
 		RootPartition:    c.RootPartition,
+		BootPartition:    c.BootPartition,
 		Architecture:     c.Architecture,
 		Tar:              c.tarOptions(),
 		Progress: func(total int64) func(int64) {
@@ -92,12 +93,11 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 // generated data (a builder's build.* values) is passed on, so that later
 // post-processors in the chain still see it.
 func newArtifact(c *Config, res export.Result, incoming interface{}) *Artifact {
+	// export.Run fails when neither the setting nor the image tells the
+	// architecture, so one of them is set.
 	arch := c.Architecture
 	if arch == "" {
 		arch = res.Architecture
-	}
-	if arch == "" {
-		arch = "amd64/generic"
 	}
 	a := &Artifact{ImageFile: maas.ImageFile{
 		Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,

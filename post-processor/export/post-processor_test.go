@@ -107,3 +107,22 @@ func TestPostProcessRefusesToOverwriteItsInput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(8<<20), info.Size(), "the disk image is untouched")
 }
+
+// TestPostProcessDDGZNeedsArchitectureWhenTheImageCannotTell: an empty
+// disk was labelled amd64/generic; now the export asks for the setting.
+func TestPostProcessDDGZNeedsArchitectureWhenTheImageCannotTell(t *testing.T) {
+	dir := t.TempDir()
+	disk := qcow2File(t, dir, "blank.qcow2")
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"filetype": "ddgz", "output": filepath.Join(dir, "out.dd.gz")}))
+	_, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "maas-export: cannot tell the image's architecture")
+	assert.Contains(t, err.Error(), `set architecture to what it is, like "amd64/generic"`)
+	assert.NoFileExists(t, filepath.Join(dir, "out.dd.gz"))
+
+	require.NoError(t, p.Configure(map[string]interface{}{"filetype": "ddgz", "output": filepath.Join(dir, "out.dd.gz"), "architecture": "arm64/generic"}))
+	art, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
+	require.NoError(t, err)
+	assert.Equal(t, "arm64/generic", art.State(maas.StateArchitecture))
+}
