@@ -23,6 +23,7 @@ budget_for() {
 	FuzzWalk | FuzzConsoleTail) echo 40000x ;;
 	FuzzWriteTar) echo 25000x ;;
 	FuzzOpenQcow2) echo 8000x ;;
+	FuzzQcow2ClusterMap) echo 60000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"

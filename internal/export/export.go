@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
@@ -31,6 +32,10 @@ const (
 type Options struct {
 	// Input is the disk image, qcow2 or raw (told apart by content).
 	Input string
+	// AllowBacking are the directory trees and files, besides Input's own
+	// directory tree, that Input's backing chain may reach (see
+	// diskimage.AllowBacking).
+	AllowBacking []string
 	// Output is the file to write; it appears only when the export succeeds.
 	Output string
 	// Filetype is FiletypeTGZ (the root filesystem) or FiletypeDDGZ (the
@@ -95,12 +100,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.CompressionLevel < 1 || opts.CompressionLevel > 9 {
 		return Result{}, fmt.Errorf("compression level %d is out of range 1-9", opts.CompressionLevel)
 	}
-	img, err := diskimage.Open(opts.Input)
+	img, err := diskimage.Open(opts.Input, diskimage.AllowBacking(opts.AllowBacking...))
 	if err != nil {
 		return Result{}, err
 	}
 	defer img.Close()
 	opts.Log("%s: %s image, %d bytes virtual size", opts.Input, img.Format(), img.Size())
+	if chain := img.Chain(); len(chain) > 1 {
+		opts.Log("backing chain: %s", strings.Join(chain, " -> "))
+	}
 
 	switch opts.Filetype {
 	case FiletypeTGZ, "":
