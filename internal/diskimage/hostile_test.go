@@ -114,7 +114,7 @@ func sharedData() *craftedQcow2 {
 // hostileMemoryLimit bounds the peak RSS of a child test process that
 // opens a hostile image: the test binary itself (with the race detector)
 // plus a few MiB for the image; the unbounded code needed hundreds of MB.
-const hostileMemoryLimit = 160 << 20
+const hostileMemoryLimit = 96 << 20
 
 func TestSharedL2TableIsRefusedInBoundedMemory(t *testing.T) {
 	if rss, parent := testtool.InChild(t); parent {
