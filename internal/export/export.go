@@ -242,6 +242,9 @@ func overlap(a0, a1, b0, b1 int64) int64 {
 // disk_size is mostly hole) cost next to nothing: they are written as
 // precompressed gzip members of zeros (see zeroWriter), not deflated.
 func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
+	if err := checkDDGZSpace(img, opts.Output); err != nil {
+		return Result{}, err
+	}
 	allocated, err := img.Allocated()
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
