@@ -26,7 +26,7 @@ func checkDDGZSpace(img *diskimage.Image, output string) error {
 	dir := filepath.Dir(output)
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
-		return nil // the writer reports an unusable directory itself
+		return nil //nolint:nilerr // the writer reports an unusable directory itself
 	}
 	free := st.Bavail * uint64(st.Bsize)
 	least := uint64(img.Size()) / deflateMaxRatio
