@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,7 +118,12 @@ func newQemuEnv(t *testing.T, build string) *packertest.Env {
 	key := env.WriteFile("seed/id_ed25519", string(privatePEM))
 	require.NoError(t, os.Chmod(key, 0o600))
 
-	env.ExtraEnv = []string{"PKR_VAR_image=" + image, "PKR_VAR_image_sha256=" + testimage.SHA256(t),
+	// Served over HTTP, so that the builder downloads it into Packer's
+	// cache and its use_backing_file disk names the cached copy by its
+	// absolute path: the case maas-export follows by default.
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(image))))
+	t.Cleanup(srv.Close)
+	env.ExtraEnv = []string{"PKR_VAR_image=" + srv.URL + "/" + filepath.Base(image), "PKR_VAR_image_sha256=" + testimage.SHA256(t),
 		"PKR_VAR_ssh_private_key_file=seed/id_ed25519"}
 	return env
 }
@@ -143,6 +150,8 @@ func TestCurtinHookThroughStockQemuBuilder(t *testing.T) {
 	assert.Contains(t, res.Output, "hook-compiles: ok (/usr/bin/python3)", "the guest's python3 compiled the built-in hook")
 	assert.Contains(t, res.Output, "hook-interpreter: ok (bash)", "the source hook was checked too")
 	assert.Equal(t, 3, strings.Count(res.Output, "Checking that MAAS can deploy the image"))
+	assert.Regexp(t, `backing chain: output/disk.qcow2 -> \S*/packer_cache/[0-9a-f]+\.iso`, res.Output,
+		"maas-export followed the builder's backing file into Packer's cache and said so")
 
 	// curtin unpacks the tarball with GNU tar; so does this test.
 	extracted := t.TempDir()

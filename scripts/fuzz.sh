@@ -24,6 +24,7 @@ budget_for() {
 	FuzzWriteTar) echo 25000x ;;
 	FuzzFAT) echo 60000x ;;
 	FuzzOpenQcow2) echo 8000x ;;
+	FuzzQcow2ClusterMap) echo 60000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"

@@ -40,6 +40,10 @@ func (s *stepCreateOverlay) Run(ctx context.Context, state multistep.StateBag) m
 	if _, err := diskimage.DetectFormat(base); err != nil {
 		return halt(state, fmt.Errorf("image_url: the cloud image %s: %w", base, err))
 	}
+	if err := qemu.CheckSelfContained(base); err != nil {
+		source, _ := state.GetOk("SourceImageURL") // set by the download step
+		return halt(state, fmt.Errorf("image_url %v: %w", orDefault(source, c.ImageURL), err))
+	}
 	overlay := filepath.Join(s.workDir, "disk.qcow2")
 	if err := qemu.CreateOverlay(ctx, base, overlay, c.diskSize); err != nil {
 		return halt(state, fmt.Errorf("creating the VM's disk on %s (check disk_size): %w", base, err))
@@ -62,6 +66,13 @@ func (s *stepCreateOverlay) Cleanup(state multistep.StateBag) {
 	if err := os.RemoveAll(s.workDir); err != nil {
 		state.Get("ui").(packersdk.Ui).Error(fmt.Sprintf("removing the build's work directory: %v", err))
 	}
+}
+
+func orDefault(v any, def string) any {
+	if s, ok := v.(string); ok && s != "" {
+		return s
+	}
+	return def
 }
 
 // halt records err for Packer and the user and stops the build: a bare

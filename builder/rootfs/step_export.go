@@ -33,7 +33,8 @@ func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multiste
 	if c.OutputFormat == formatQcow2 {
 		res, err = s.qcow2(ctx, ui, disk, output, c.Architecture)
 	} else {
-		res, err = s.export(ctx, c, ui, disk, output)
+		base, _ := state.Get(stateImagePath).(string)
+		res, err = s.export(ctx, c, ui, disk, base, output)
 	}
 	if err != nil {
 		return halt(state, err)
@@ -43,11 +44,13 @@ func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multiste
 	return multistep.ActionContinue
 }
 
-func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, disk, output string) (*maas.ImageFile, error) {
+func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, disk, base, output string) (*maas.ImageFile, error) {
 	ui.Sayf("Exporting the disk to %s (%s, gzip level %d)", output, c.OutputFormat, c.CompressionLevel)
 	var bar *packerui.Progress
 	opts := export.Options{
-		Input:            disk,
+		Input: disk,
+		// The overlay's backing file is the cached cloud image.
+		AllowBacking:     []string{base},
 		Output:           output,
 		Filetype:         c.OutputFormat,
 		CompressionLevel: c.CompressionLevel,

@@ -22,5 +22,6 @@ build {
     architecture      = "amd64"
     skip_generalize   = ["everything"]
     exclude           = ["var/cache"]
+    backing_file_dirs = ["no-such-dir"]
   }
 }

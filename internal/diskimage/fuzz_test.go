@@ -114,8 +114,21 @@ func checkSeedReads(f *testing.F, path string, disk []byte) {
 	}
 }
 
+// backingEscapes are qcow2 images whose backing file is a host file, by
+// absolute name and by a relative name climbing out of the image's
+// directory.
+func backingEscapes() [][]byte {
+	var out [][]byte
+	for _, name := range []string{"/etc/passwd", "../../../../../../etc/passwd"} {
+		c := &craftedQcow2{clusterBits: 9, size: 4096, l1: make([]uint64, 1), backing: name}
+		out = append(out, c.bytes())
+	}
+	return out
+}
+
 func FuzzOpenQcow2(f *testing.F) {
-	for _, seed := range qcow2Seeds(f) {
+	seeds := append(qcow2Seeds(f), craftedClusterMaps()...)
+	for _, seed := range append(seeds, backingEscapes()...) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -153,4 +166,40 @@ func checkRangesInside(t *testing.T, rs []Range, size int64) {
 		}
 		prevEnd = r.End()
 	}
+}
+
+// craftedClusterMaps are the hostile shapes, small enough for the fuzzer:
+// L1 entries sharing an L2 table, L2 entries sharing a data cluster.
+func craftedClusterMaps() [][]byte {
+	return [][]byte{sharedL2Sized(9, 64).bytes(), sharedData().bytes()}
+}
+
+// FuzzQcow2ClusterMap drives the header checks and the L1/L2 walk alone,
+// with the bound the walk promises: no host cluster serves twice, so the
+// map has at most one extent per 8 bytes of file.
+func FuzzQcow2ClusterMap(f *testing.F) {
+	for _, seed := range append(qcow2Seeds(f), craftedClusterMaps()...) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, size := bytes.NewReader(data), int64(len(data))
+		h, err := parseQcow2Header(r, size)
+		if err != nil {
+			return
+		}
+		extents, err := readClusterMap(r, h, size)
+		if err != nil {
+			return
+		}
+		if int64(len(extents)) > size/8 {
+			t.Fatalf("%d extents from a %d-byte file", len(extents), size)
+		}
+		end := int64(0)
+		for _, e := range extents {
+			if e.start < end || e.length <= 0 || e.start+e.length > int64(h.size) {
+				t.Fatalf("extent %+v is out of order or outside the %d-byte disk", e, h.size)
+			}
+			end = e.start + e.length
+		}
+	})
 }

@@ -39,17 +39,41 @@ type Image struct {
 	data   io.ReaderAt // virtual disk contents
 	alloc  layer       // allocation map, top layer first
 	closer []io.Closer
+	chain  []string
+}
+
+// Option changes how Open treats an image.
+type Option func(*openConfig)
+
+type openConfig struct {
+	// backingAllowed are the directory trees and files a backing chain
+	// may reach; the image's own directory is always one of them.
+	backingAllowed []string
+}
+
+// AllowBacking lets a backing chain reach the given directory trees or
+// single files, besides the image's own directory tree, which it may
+// always reach. A backing file is untrusted input: without this, a qcow2
+// naming /etc/shadow or ../../etc/passwd would put a host file into the
+// export.
+func AllowBacking(paths ...string) Option {
+	return func(c *openConfig) { c.backingAllowed = append(c.backingAllowed, paths...) }
 }
 
 // Open opens the disk image at path. The format is detected from the file's
 // content, never from its name: qcow2 (with backing chains and compressed
-// clusters) or raw. Other image formats are rejected.
-func Open(path string) (*Image, error) {
+// clusters) or raw. Other image formats are rejected, and so is a backing
+// file outside the image's directory tree and the AllowBacking paths.
+func Open(path string, opts ...Option) (*Image, error) {
+	var cfg openConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open disk image: %w", err)
 	}
-	img, err := openFile(path, f)
+	img, err := openFile(path, f, cfg)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -57,7 +81,7 @@ func Open(path string) (*Image, error) {
 	return img, nil
 }
 
-func openFile(path string, f *os.File) (*Image, error) {
+func openFile(path string, f *os.File, cfg openConfig) (*Image, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("disk image %s: %w", path, err)
@@ -73,20 +97,25 @@ func openFile(path string, f *os.File) (*Image, error) {
 		return &Image{
 			path: path, format: FormatRaw, size: st.Size(), data: f,
 			alloc: &rawLayer{f: f, size: st.Size()}, closer: []io.Closer{f},
+			chain: []string{path},
 		}, nil
 	}
-	return openQcow2Image(path, f)
+	return openQcow2Image(path, f, cfg)
 }
 
 // openQcow2Image validates the whole backing chain first (header fields,
 // cluster placement, cycles), then reads through go-qcow2reader.
-func openQcow2Image(path string, f *os.File) (*Image, error) {
-	top, err := openQcow2Chain(path, f, newChainState())
+func openQcow2Image(path string, f *os.File, cfg openConfig) (*Image, error) {
+	chain, err := newChainState(path, cfg.backingAllowed)
+	if err != nil {
+		return nil, err
+	}
+	top, err := openQcow2Chain(path, f, chain)
 	if err != nil {
 		top.close()
 		return nil, err
 	}
-	reader, err := openQcow2Reader(f)
+	reader, err := openQcow2Reader(f, chain)
 	if err != nil {
 		top.close()
 		return nil, fmt.Errorf("qcow2 image %s: %w", path, err)
@@ -94,11 +123,17 @@ func openQcow2Image(path string, f *os.File) (*Image, error) {
 	return &Image{
 		path: path, format: FormatQcow2, size: top.size, data: reader,
 		alloc: top, closer: []io.Closer{reader, closerFunc(top.close)},
+		chain: chain.paths,
 	}, nil
 }
 
 // Path is the file name the image was opened with.
 func (img *Image) Path() string { return img.path }
+
+// Chain is the image's backing chain: path first, then each backing file
+// as resolved (absolute, symlinks followed). A self-contained image's
+// chain is just path.
+func (img *Image) Chain() []string { return img.chain }
 
 // Format is "qcow2" or "raw".
 func (img *Image) Format() string { return img.format }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/lima-vm/go-qcow2reader/image"
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
@@ -231,13 +233,67 @@ func (l *qcow2Layer) close() {
 	l.closers = nil
 }
 
-// chainState detects backing loops and bounds the chain length.
+// chainState detects backing loops, bounds the chain length and keeps
+// backing files inside the allowed paths.
 type chainState struct {
 	seen  []os.FileInfo
 	depth int
+	// allowed are the resolved directory trees and files backing files
+	// may be; the top image's directory comes first.
+	allowed []string
+	// paths is the chain as resolved, top image first.
+	paths []string
 }
 
-func newChainState() *chainState { return &chainState{} }
+func newChainState(top string, allow []string) (*chainState, error) {
+	topDir, err := realPath(filepath.Dir(top))
+	if err != nil {
+		return nil, fmt.Errorf("disk image %s: %w", top, err)
+	}
+	c := &chainState{allowed: []string{topDir}, paths: []string{top}}
+	for _, p := range allow {
+		if real, err := realPath(p); err == nil { // a missing path allows nothing
+			c.allowed = append(c.allowed, real)
+		}
+	}
+	return c, nil
+}
+
+// realPath is the absolute path with every symlink resolved, so that a
+// link inside an allowed directory cannot point outside it.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// permits reports whether the resolved path lies in an allowed tree or is
+// an allowed file.
+func (c *chainState) permits(real string) bool {
+	for _, a := range c.allowed {
+		rel, err := filepath.Rel(a, real)
+		if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return true
+		}
+	}
+	return false
+}
+
+// BackingPathError is a backing file outside the paths Open allows.
+type BackingPathError struct {
+	Image    string   // the image that names the backing file
+	Name     string   // the name as written in its header
+	Resolved string   // where it points, symlinks followed
+	Allowed  []string // the directory trees and files it may be
+}
+
+func (e *BackingPathError) Error() string {
+	return fmt.Sprintf("qcow2 image %s: backing file %q (resolved to %s) is outside the directories its backing chain may reach (%s): "+
+		"a backing file must be in the image's own directory tree; flatten the image with qemu-img convert -O qcow2",
+		e.Image, e.Name, e.Resolved, strings.Join(e.Allowed, ", "))
+}
 
 func (c *chainState) enter(path string, f *os.File) error {
 	st, err := f.Stat()
@@ -255,6 +311,21 @@ func (c *chainState) enter(path string, f *os.File) error {
 		return fmt.Errorf("backing chain is longer than %d images; flatten it with qemu-img convert -O qcow2", maxBackingDepth)
 	}
 	return nil
+}
+
+// validated reports whether f is one of the files of the validated chain,
+// so that the reader reads exactly what was checked.
+func (c *chainState) validated(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	for _, s := range c.seen {
+		if os.SameFile(s, st) {
+			return true
+		}
+	}
+	return false
 }
 
 // openQcow2Chain validates the qcow2 file f and, recursively, its backing
@@ -293,9 +364,9 @@ func prefixErr(path string, err error) error {
 
 func (l *qcow2Layer) openBacking(name, declared string, chain *chainState) error {
 	bpath := resolveBacking(l.path, name)
-	bf, err := os.Open(bpath)
+	bf, err := chain.openAllowed(l.path, name, bpath)
 	if err != nil {
-		return fmt.Errorf("qcow2 image %s: backing file %q (resolved to %s) cannot be opened: %w", l.path, name, bpath, err)
+		return err
 	}
 	l.closers = append(l.closers, func() { bf.Close() })
 	st, err := bf.Stat()
@@ -320,6 +391,33 @@ func (l *qcow2Layer) openBacking(name, declared string, chain *chainState) error
 	l.closers = append(l.closers, b.close)
 	l.backing, l.bsize = b, b.size
 	return err
+}
+
+// openAllowed opens the backing file bpath that image names as name, if
+// it is inside the allowed paths, and records it in the chain. bpath stays
+// the name QEMU and go-qcow2reader use (relative names in it resolve from
+// there); the check is on its real path, and the file opened must be the
+// file checked.
+func (c *chainState) openAllowed(image, name, bpath string) (*os.File, error) {
+	real, err := realPath(bpath)
+	if err != nil {
+		return nil, fmt.Errorf("qcow2 image %s: backing file %q (resolved to %s) cannot be opened: %w", image, name, bpath, err)
+	}
+	if !c.permits(real) {
+		return nil, &BackingPathError{Image: image, Name: name, Resolved: real, Allowed: c.allowed}
+	}
+	bf, err := os.Open(bpath)
+	if err != nil {
+		return nil, fmt.Errorf("qcow2 image %s: backing file %q (resolved to %s) cannot be opened: %w", image, name, bpath, err)
+	}
+	opened, err1 := bf.Stat()
+	checked, err2 := os.Stat(real)
+	if err1 != nil || err2 != nil || !os.SameFile(opened, checked) {
+		bf.Close()
+		return nil, fmt.Errorf("qcow2 image %s: backing file %s changed while it was opened", image, bpath)
+	}
+	c.paths = append(c.paths, real)
+	return bf, nil
 }
 
 // resolveBacking resolves a backing file name the way QEMU does: relative
@@ -349,12 +447,21 @@ func backingFormat(r io.ReaderAt, size int64, declared string) (string, error) {
 }
 
 // readClusterMap walks the L1 and L2 tables and records every allocated or
-// zero cluster, checking that each lies inside the file.
+// zero cluster, checking that each lies inside the file and that no host
+// cluster serves twice (as L1, L2 table or data). QEMU never shares a
+// cluster within the active tables (only snapshots share, through their
+// own tables), and sharing is how a small hostile file claims a huge map:
+// with it refused, each extent comes from an entry of a distinct L2 table
+// in the file, so the map has at most fileSize/8 extents.
 func readClusterMap(r io.ReaderAt, h *qcow2Header, fileSize int64) ([]extent, error) {
 	cs := h.clusterSize()
 	l1 := make([]byte, int64(h.l1Size)*8)
 	if _, err := r.ReadAt(l1, int64(h.l1Offset)); err != nil {
 		return nil, fmt.Errorf("read L1 table: %w", err)
+	}
+	used := newClusterSet(fileSize, cs)
+	for off := int64(h.l1Offset); off < int64(h.l1Offset)+int64(len(l1)); off += cs {
+		used.claim(off)
 	}
 	l2 := make([]byte, cs)
 	l2Span := cs * (cs / 8)
@@ -367,22 +474,50 @@ func readClusterMap(r io.ReaderAt, h *qcow2Header, fileSize int64) ([]extent, er
 		if l2Offset%cs != 0 || l2Offset > fileSize-cs {
 			return nil, truncatedError(fmt.Sprintf("L2 table #%d", i), l2Offset, fileSize)
 		}
+		if !used.claim(l2Offset) {
+			return nil, fmt.Errorf("L2 table #%d at file offset %d is a cluster already in use: the image is corrupt (qemu-img check reports it)", i, l2Offset)
+		}
 		if _, err := r.ReadAt(l2, l2Offset); err != nil {
 			return nil, fmt.Errorf("read L2 table #%d at %d: %w", i, l2Offset, err)
 		}
 		var err error
-		if extents, err = appendL2(extents, l2, h, i*l2Span, fileSize); err != nil {
+		if extents, err = appendL2(extents, l2, h, i*l2Span, used); err != nil {
 			return nil, err
 		}
 	}
 	return extents, nil
 }
 
-func appendL2(extents []extent, l2 []byte, h *qcow2Header, base, fileSize int64) ([]extent, error) {
+// clusterSet records which host clusters of the file are in use: one bit
+// per cluster, so fileSize/cs/8 bytes.
+type clusterSet struct {
+	bits     []uint64
+	shift    uint
+	fileSize int64
+}
+
+func newClusterSet(fileSize, cs int64) *clusterSet {
+	n := (fileSize + cs - 1) / cs
+	return &clusterSet{bits: make([]uint64, (n+63)/64), shift: uint(bits.TrailingZeros64(uint64(cs))), fileSize: fileSize}
+}
+
+// claim marks the cluster at host offset off, which lies inside the file,
+// and reports whether it was free.
+func (c *clusterSet) claim(off int64) bool {
+	i := off >> c.shift
+	word, bit := i/64, uint64(1)<<(i%64)
+	if c.bits[word]&bit != 0 {
+		return false
+	}
+	c.bits[word] |= bit
+	return true
+}
+
+func appendL2(extents []extent, l2 []byte, h *qcow2Header, base int64, used *clusterSet) ([]extent, error) {
 	cs := h.clusterSize()
 	for j := int64(0); j < cs/8 && base+j*cs < int64(h.size); j++ {
 		entry := binary.BigEndian.Uint64(l2[j*8:])
-		state, err := clusterState(entry, h, fileSize)
+		state, err := clusterState(entry, h, used.fileSize)
 		if err != nil {
 			return nil, fmt.Errorf("cluster at virtual offset %d: %w", base+j*cs, err)
 		}
@@ -390,6 +525,10 @@ func appendL2(extents []extent, l2 []byte, h *qcow2Header, base, fileSize int64)
 			continue
 		}
 		start := base + j*cs
+		if state == clusterData && entry&(1<<62) == 0 && !used.claim(int64(entry&0x00fffffffffffe00)) {
+			return nil, fmt.Errorf("cluster at virtual offset %d: host cluster %d is already in use: the image is corrupt (qemu-img check reports it)",
+				start, int64(entry&0x00fffffffffffe00))
+		}
 		length := min(cs, int64(h.size)-start)
 		if n := len(extents); n > 0 && extents[n-1].state == state && extents[n-1].start+extents[n-1].length == start {
 			extents[n-1].length += length
@@ -464,8 +603,8 @@ func (l *qcow2Layer) fromBacking(start, end int64, emit func(Range)) error {
 }
 
 // openQcow2Reader opens an already validated chain for reading.
-func openQcow2Reader(f *os.File) (image.Image, error) {
-	img, err := openQcow2File(f)
+func openQcow2Reader(f *os.File, chain *chainState) (image.Image, error) {
+	img, err := openQcow2File(f, chain)
 	if err != nil {
 		return nil, err
 	}
@@ -478,9 +617,11 @@ func openQcow2Reader(f *os.File) (image.Image, error) {
 
 // openQcow2File opens f with go-qcow2reader through a qcow2File, so its
 // compressed clusters are inflated once into its own cache.
-func openQcow2File(f *os.File) (*qcow2.Qcow2, error) {
+func openQcow2File(f *os.File, chain *chainState) (*qcow2.Qcow2, error) {
 	file := &qcow2File{File: f, clusters: newClusterCache()}
-	img, err := qcow2.Open(file, openBackingReader)
+	img, err := qcow2.Open(file, func(ra io.ReaderAt, declared image.Type) (image.Image, error) {
+		return openBackingReader(ra, declared, chain)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -489,11 +630,17 @@ func openQcow2File(f *os.File) (*qcow2.Qcow2, error) {
 }
 
 // openBackingReader is the go-qcow2reader opener for backing files, applying
-// the same format rules as the validation in openQcow2Chain.
-func openBackingReader(ra io.ReaderAt, declared image.Type) (image.Image, error) {
+// the same format rules as the validation in openQcow2Chain. The library
+// opens backing files by name itself; only a file of the validated chain
+// is read, so a file swapped in after validation is refused.
+func openBackingReader(ra io.ReaderAt, declared image.Type, chain *chainState) (image.Image, error) {
 	f, ok := ra.(*os.File)
 	if !ok {
 		return failedImage{fmt.Errorf("backing file reader %T is not a file", ra)}, errors.New("backing file is not a file")
+	}
+	if !chain.validated(f) {
+		err := fmt.Errorf("backing file %s is not the one validated", f.Name())
+		return failedImage{err}, err
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -506,9 +653,34 @@ func openBackingReader(ra io.ReaderAt, declared image.Type) (image.Image, error)
 	if format == FormatRaw {
 		return raw.Open(f)
 	}
-	img, err := openQcow2File(f)
+	img, err := openQcow2File(f, chain)
 	if err != nil {
 		return failedImage{err}, err
 	}
 	return img, nil
+}
+
+// BackingFile returns the backing file name in the header of the qcow2
+// image at path, or "" for a qcow2 without one and for a raw image. It
+// reads the header only and opens no backing file.
+func BackingFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	format, err := detectFormat(f, st.Size())
+	if err != nil || format != FormatQcow2 {
+		return "", err
+	}
+	h, err := parseQcow2Header(f, st.Size())
+	if err != nil {
+		return "", fmt.Errorf("qcow2 image %s: %w", path, err)
+	}
+	name, err := h.backingName(f)
+	return name, prefixErr(path, err)
 }

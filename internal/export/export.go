@@ -34,6 +34,10 @@ const (
 type Options struct {
 	// Input is the disk image, qcow2 or raw (told apart by content).
 	Input string
+	// AllowBacking are the directory trees and files, besides Input's own
+	// directory tree, that Input's backing chain may reach (see
+	// diskimage.AllowBacking).
+	AllowBacking []string
 	// Output is the file to write; it appears only when the export succeeds.
 	Output string
 	// Filetype is FiletypeTGZ (the root filesystem) or FiletypeDDGZ (the
@@ -109,12 +113,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.CompressionLevel < 1 || opts.CompressionLevel > 9 {
 		return Result{}, fmt.Errorf("compression level %d is out of range 1-9", opts.CompressionLevel)
 	}
-	img, err := diskimage.Open(opts.Input)
+	img, err := diskimage.Open(opts.Input, diskimage.AllowBacking(opts.AllowBacking...))
 	if err != nil {
 		return Result{}, err
 	}
 	defer img.Close()
 	opts.Log("%s: %s image, %d bytes virtual size", opts.Input, img.Format(), img.Size())
+	if chain := img.Chain(); len(chain) > 1 {
+		opts.Log("backing chain: %s", strings.Join(chain, " -> "))
+	}
 
 	switch opts.Filetype {
 	case FiletypeTGZ, "":
@@ -279,6 +286,9 @@ func overlap(a0, a1, b0, b1 int64) int64 {
 // disk_size is mostly hole) cost next to nothing: they are written as
 // precompressed gzip members of zeros (see zeroWriter), not deflated.
 func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
+	if err := checkDDGZSpace(img, opts.Output); err != nil {
+		return Result{}, err
+	}
 	arch, why := diskArchitecture(img, opts)
 	if err := requireArchitecture(arch, opts, why); err != nil {
 		return Result{}, err

@@ -104,9 +104,10 @@ func asFormat(t *testing.T, raw string, offset int64, format string) string {
 
 // withBackingFile splits the disk into a backing file that lacks the data
 // of /large (zeros there) and an overlay holding only what differs, so
-// that the right content needs both.
+// that the right content needs both. The backing file sits in the
+// overlay's directory, where a backing chain may reach.
 func withBackingFile(t *testing.T, raw string, offset int64) string {
-	base := filepath.Join(t.TempDir(), "base.raw")
+	base := filepath.Join(filepath.Dir(raw), "base.raw")
 	run(t, "cp", "--sparse=always", raw, base)
 	blockSize, blocks := fileBlocks(t, raw, offset, "/large")
 	for i := 0; i < len(blocks); {

@@ -55,7 +55,11 @@ func (c *corruptible) damaged(damage func(b []byte)) *FS {
 // inodeOffset returns the byte offset of inode ino in the image.
 func (c *corruptible) inodeOffset(ino uint64) int {
 	ipg := uint64(c.fs.sb.inodesPerGroup)
-	return int(c.fs.inodeTables[(ino-1)/ipg]<<c.fs.blockShift + (ino-1)%ipg*uint64(c.fs.sb.inodeSize))
+	table, err := c.fs.inodeTable((ino - 1) / ipg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return int(table<<c.fs.blockShift + (ino-1)%ipg*uint64(c.fs.sb.inodeSize))
 }
 
 func (c *corruptible) lookup(path string) uint64 {

@@ -40,9 +40,7 @@ type FS struct {
 	sb         superblock
 	blockSize  uint64
 	blockShift uint
-	// inodeTables holds the first block of each group's inode table.
-	inodeTables []uint64
-	cache       *blockCache
+	cache      *blockCache
 }
 
 // Probe reports whether r starts like an ext2/3/4 filesystem (its superblock
@@ -56,8 +54,9 @@ func Probe(r io.ReaderAt) bool {
 	return le16(magic[:]) == superblockMagic
 }
 
-// Open reads the superblock and group descriptors of the filesystem held in
-// the first size bytes of r.
+// Open reads the superblock and the root directory's group descriptor of
+// the filesystem held in the first size bytes of r; other descriptors are
+// read when their inodes are.
 func Open(r io.ReaderAt, size int64) (*FS, error) {
 	raw := make([]byte, superblockSize)
 	if err := readFull(r, raw, superblockOffset); err != nil {
@@ -77,8 +76,10 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	if err := fs.checkGeometry(size); err != nil {
 		return nil, err
 	}
-	if err := fs.loadGroupDescriptors(); err != nil {
-		return nil, err
+	// The root directory's group, so that a filesystem whose descriptors
+	// are garbage fails here.
+	if _, err := fs.inodeTable((rootInode - 1) / uint64(sb.inodesPerGroup)); err != nil {
+		return nil, fmt.Errorf("ext4: %w", err)
 	}
 	return fs, nil
 }

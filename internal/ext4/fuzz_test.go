@@ -162,6 +162,7 @@ func FuzzOpen(f *testing.F) {
 	for _, data := range seedImages(f) {
 		f.Add(data)
 	}
+	f.Add(manyGroupsSeed())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fs, err := Open(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -176,6 +177,7 @@ func FuzzWalk(f *testing.F) {
 	for _, data := range seedImages(f) {
 		f.Add(data)
 	}
+	f.Add(manyGroupsSeed())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fs, err := Open(bytes.NewReader(data), int64(len(data)))
 		if err != nil {

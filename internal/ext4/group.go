@@ -26,36 +26,33 @@ func (fs *FS) checkGeometry(size int64) error {
 	return nil
 }
 
-// loadGroupDescriptors reads where each group's inode table is.
-func (fs *FS) loadGroupDescriptors() error {
+// inodeTable returns the first block of group g's inode table, read from
+// its group descriptor through the metadata cache. Descriptors are read
+// when an inode of their group is, not all at Open: the group count comes
+// from the superblock, and a crafted one (1 KiB blocks, one block per
+// group, 2^32 blocks on a sparse file) would size a table of 32 GiB.
+func (fs *FS) inodeTable(g uint64) (uint64, error) {
 	sb := &fs.sb
-	groups := sb.groupCount()
 	perBlock := fs.blockSize / uint64(sb.descSize)
-	tableBlocks := (uint64(sb.inodesPerGroup)*uint64(sb.inodeSize) + fs.blockSize - 1) >> fs.blockShift
-	fs.inodeTables = make([]uint64, groups)
-	buf := make([]byte, fs.blockSize)
-	for g := uint64(0); g < groups; g++ {
-		if g%perBlock == 0 {
-			blk := fs.descriptorBlock(g / perBlock)
-			if blk >= sb.blocksCount {
-				return fmt.Errorf("ext4: group descriptors of group %d would be at block %d, beyond the end of the filesystem", g, blk)
-			}
-			if err := fs.readBlocks(buf, blk); err != nil {
-				return fmt.Errorf("ext4: group descriptors: %w", err)
-			}
-		}
-		d := buf[(g%perBlock)*uint64(sb.descSize):]
-		table := uint64(le32(d[gdInodeTableLo:]))
-		if sb.descSize >= 64 {
-			table |= uint64(le32(d[gdInodeTableHi:])) << 32
-		}
-		if table == 0 || table >= sb.blocksCount || sb.blocksCount-table < tableBlocks {
-			return fmt.Errorf("ext4: group %d: inode table at block %d (%d blocks) is outside the filesystem (%d blocks)",
-				g, table, tableBlocks, sb.blocksCount)
-		}
-		fs.inodeTables[g] = table
+	blk := fs.descriptorBlock(g / perBlock)
+	if blk >= sb.blocksCount {
+		return 0, fmt.Errorf("group descriptors of group %d would be at block %d, beyond the end of the filesystem", g, blk)
 	}
-	return nil
+	b, err := fs.metadataBlock(blk)
+	if err != nil {
+		return 0, fmt.Errorf("group descriptors: %w", err)
+	}
+	d := b[(g%perBlock)*uint64(sb.descSize):]
+	table := uint64(le32(d[gdInodeTableLo:]))
+	if sb.descSize >= 64 {
+		table |= uint64(le32(d[gdInodeTableHi:])) << 32
+	}
+	tableBlocks := (uint64(sb.inodesPerGroup)*uint64(sb.inodeSize) + fs.blockSize - 1) >> fs.blockShift
+	if table == 0 || table >= sb.blocksCount || sb.blocksCount-table < tableBlocks {
+		return 0, fmt.Errorf("group %d: inode table at block %d (%d blocks) is outside the filesystem (%d blocks)",
+			g, table, tableBlocks, sb.blocksCount)
+	}
+	return table, nil
 }
 
 // descriptorBlock returns the block holding the nr-th block of group

@@ -84,8 +84,11 @@ func (fs *FS) readInode(ino uint64) (*inode, error) {
 	index := ino - 1
 	ipg := uint64(fs.sb.inodesPerGroup)
 	offset := (index % ipg) * uint64(fs.sb.inodeSize)
-	blk := fs.inodeTables[index/ipg] + offset>>fs.blockShift
-	b, err := fs.metadataBlock(blk)
+	table, err := fs.inodeTable(index / ipg)
+	if err != nil {
+		return nil, inodeError(ino, err)
+	}
+	b, err := fs.metadataBlock(table + offset>>fs.blockShift)
 	if err != nil {
 		return nil, inodeError(ino, err)
 	}

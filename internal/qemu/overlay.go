@@ -47,6 +47,9 @@ func CreateOverlay(ctx context.Context, base, path string, size int64) error {
 	if err != nil {
 		return fmt.Errorf("base image %s: %w", base, err)
 	}
+	if err := CheckSelfContained(base); err != nil {
+		return err
+	}
 	baseSize, err := VirtualSize(ctx, base)
 	if err != nil {
 		return err
@@ -60,6 +63,21 @@ func CreateOverlay(ctx context.Context, base, path string, size int64) error {
 	}
 	_, err = qemuImg(ctx, args...)
 	return err
+}
+
+// CheckSelfContained refuses a base image that has a backing file of its
+// own: QEMU would open it too and give the VM read access to it, and a
+// downloaded image's header may name any host file (/etc/shadow).
+func CheckSelfContained(base string) error {
+	backing, err := diskimage.BackingFile(base)
+	if err != nil {
+		return fmt.Errorf("base image %s: %w", base, err)
+	}
+	if backing != "" {
+		return fmt.Errorf("base image %s has a backing file of its own, %q, which QEMU would give the VM read access to: "+
+			"only a self-contained image can be booted; flatten it with qemu-img convert -O qcow2, or use the image it is based on", base, backing)
+	}
+	return nil
 }
 
 func qemuImg(ctx context.Context, args ...string) ([]byte, error) {

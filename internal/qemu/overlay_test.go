@@ -111,3 +111,20 @@ func TestCreateOverlayRefusesForeignBase(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateOverlayRefusesABaseWithItsOwnBacking: QEMU would follow the
+// base's backing file and give the VM read access to that host file.
+func TestCreateOverlayRefusesABaseWithItsOwnBacking(t *testing.T) {
+	testtool.Require(t, "qemu-img")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "cloud.img")
+	testtool.CombinedOutput(t, "qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "/etc/passwd", "-F", "raw", base, "1M")
+	overlay := filepath.Join(dir, "overlay.qcow2")
+	err := CreateOverlay(context.Background(), base, overlay, 0)
+	if err == nil || !strings.Contains(err.Error(), `"/etc/passwd"`) || !strings.Contains(err.Error(), "qemu-img convert") {
+		t.Fatalf("CreateOverlay on a base backed by /etc/passwd: %v", err)
+	}
+	if _, err := os.Stat(overlay); !os.IsNotExist(err) {
+		t.Errorf("an overlay was created: %v", err)
+	}
+}

@@ -225,3 +225,51 @@ func TestPAXRecordLength(t *testing.T) {
 		require.Equal(t, fmt.Sprint(len(rec)), length, "value of %d bytes", n)
 	}
 }
+
+// TestNamesBeyondTheLinkCountAreAnError: many names for one inode whose
+// links count is 1 wrote its data once per name (an 87 MB tarball from a
+// 32 MiB filesystem); names beyond a count above 1 would be links the
+// filesystem does not have.
+func TestNamesBeyondTheLinkCountAreAnError(t *testing.T) {
+	big := &memNode{stat: fstree.Stat{Mode: fstree.ModeRegular | 0o644, Nlink: 1, Size: 1 << 20},
+		data: make([]byte, 1<<20), ranges: []fstree.Range{{Offset: 0, Length: 1 << 20}}}
+	var names []fstree.DirEntry
+	for i := range 50 {
+		names = append(names, fstree.DirEntry{Name: fmt.Sprintf("copy%d", i), Ino: 11})
+	}
+	m := &memFS{nodes: map[uint64]*memNode{2: dir(names...), 11: big}}
+	buf, err := writeMem(t, m)
+	require.ErrorContains(t, err, "/copy1 (inode 11) is reached by more names than its link count 1")
+	require.ErrorContains(t, err, "e2fsck")
+	require.Less(t, buf.Len(), 2<<20, "the data was written more than once")
+
+	linked := file("shared")
+	linked.stat.Nlink = 2
+	m = &memFS{nodes: map[uint64]*memNode{
+		2:  dir(fstree.DirEntry{Name: "a", Ino: 12}, fstree.DirEntry{Name: "b", Ino: 12}, fstree.DirEntry{Name: "c", Ino: 12}),
+		12: linked,
+	}}
+	_, err = writeMem(t, m)
+	require.ErrorContains(t, err, "/c (inode 12) is reached by more names than its link count 2 (also by /a)")
+
+	m.nodes[2].entries = m.nodes[2].entries[:2] // as many names as links: a hard link
+	buf, err = writeMem(t, m)
+	require.NoError(t, err)
+	r := tar.NewReader(buf)
+	var types []byte
+	for h, err := r.Next(); err == nil; h, err = r.Next() {
+		types = append(types, h.Typeflag)
+	}
+	require.Equal(t, []byte{tar.TypeDir, tar.TypeReg, tar.TypeLink}, types)
+}
+
+// TestSizeBeyondExt4IsAnError: an i_size of 2^63-1 made a tarball GNU tar
+// cannot extract, found only at deploy time.
+func TestSizeBeyondExt4IsAnError(t *testing.T) {
+	m := &memFS{nodes: map[uint64]*memNode{
+		2:  dir(fstree.DirEntry{Name: "huge", Ino: 14}),
+		14: {stat: fstree.Stat{Mode: fstree.ModeRegular | 0o644, Nlink: 1, Size: 1<<63 - 1}},
+	}}
+	_, err := writeMem(t, m)
+	require.ErrorContains(t, err, "/huge (inode 14) claims a size of 9223372036854775807 bytes")
+}

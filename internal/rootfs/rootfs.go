@@ -106,7 +106,7 @@ func WriteTar(ctx context.Context, w io.Writer, src fstree.FS, opts Options) (St
 		opts:     opts,
 		rules:    rules,
 		buf:      make([]byte, copyBufferSize),
-		links:    map[uint64]string{},
+		links:    map[uint64]*linkedInode{},
 		dirPaths: map[uint64]string{},
 		start:    time.Now(),
 	}
@@ -133,6 +133,13 @@ func writeTrailer(bw *bufio.Writer, written int64) error {
 	return bw.Flush()
 }
 
+// MaxFileSize is the largest regular file a tarball may carry: the largest
+// file ext4 with 4 KiB blocks holds ((2^32-1) blocks, the kernel's
+// s_maxbytes), which is what curtin extracts onto. GNU tar cannot extract
+// a bigger one there, and a corrupt i_size (2^63-1) would otherwise be
+// found only at deploy time.
+const MaxFileSize = (1<<32 - 1) * 4096
+
 type tarWriter struct {
 	ctx   context.Context
 	w     *bufio.Writer
@@ -142,8 +149,11 @@ type tarWriter struct {
 	stats Stats
 	buf   []byte
 	hdr   []byte
-	// links maps inodes with more than one link to their first member.
-	links map[uint64]string
+	// links maps inodes with more than one link to their first member
+	// and the names that reached them.
+	links map[uint64]*linkedInode
+	// reachedOnce records the inodes of one link already written.
+	reachedOnce inodeSet
 	// dirPaths maps each directory inode written to its path, to detect
 	// cycles.
 	dirPaths map[uint64]string
@@ -353,12 +363,13 @@ func (t *tarWriter) writeImageNonDir(p string, st fstree.Stat) error {
 		h.typeflag = typeReg
 		return t.writeHeader(h)
 	}
-	if st.Nlink > 1 {
-		if first, ok := t.links[st.Ino]; ok {
-			h.typeflag, h.linkname, h.xattrs = typeLink, first, nil
-			t.stats.Hardlinks++
-			return t.writeHeader(h)
+	if first, err := t.reach(p, st); err != nil || first != "" {
+		if err != nil {
+			return err
 		}
+		h.typeflag, h.linkname, h.xattrs = typeLink, first, nil
+		t.stats.Hardlinks++
+		return t.writeHeader(h)
 	}
 	switch kind {
 	case fstree.ModeRegular:
@@ -381,9 +392,67 @@ func (t *tarWriter) writeImageNonDir(p string, st fstree.Stat) error {
 		return fmt.Errorf("%s (inode %d) has an unknown file type (mode %o)", p, st.Ino, st.Mode)
 	}
 	if err == nil && st.Nlink > 1 {
-		t.links[st.Ino] = h.name
+		t.links[st.Ino] = &linkedInode{first: h.name, firstPath: p, names: 1}
 	}
 	return err
+}
+
+// linkedInode is an inode of several links written to the archive.
+type linkedInode struct {
+	first     string // its member name
+	firstPath string
+	names     uint32 // names that reached it so far
+}
+
+// reach records that path p reaches the non-directory inode of st, and
+// returns the member an earlier name wrote it as ("" for the first name).
+//
+// An inode reached by more names than its links count is an error, not a
+// hard link and not another copy. Copies are what GNU tar would archive
+// from the kernel's view of such a filesystem (it links only inodes whose
+// st_nlink > 1) and what made a 32 MiB filesystem a tarball of 87 MB. A
+// hard link is what e2fsck makes of it ("Inode N ref count is 1, should
+// be 2", fixed by raising links_count), but that is a repair of an
+// inconsistent filesystem, and which repair is right is fsck's to say,
+// not an exporter's: so the export stops and says to run it.
+func (t *tarWriter) reach(p string, st fstree.Stat) (string, error) {
+	if st.Nlink <= 1 {
+		if !t.reachedOnce.add(st.Ino) {
+			return "", t.overLinked(p, st, "another name")
+		}
+		return "", nil
+	}
+	l, ok := t.links[st.Ino]
+	if !ok {
+		return "", nil
+	}
+	if l.names >= st.Nlink {
+		return "", t.overLinked(p, st, l.firstPath)
+	}
+	l.names++
+	return l.first, nil
+}
+
+func (t *tarWriter) overLinked(p string, st fstree.Stat, other string) error {
+	return fmt.Errorf("%s (inode %d) is reached by more names than its link count %d (also by %s): the filesystem is inconsistent; run e2fsck -f on the image, which repairs the count",
+		p, st.Ino, st.Nlink, other)
+}
+
+// inodeSet is a set of inode numbers as a sparse bitmap: inodes are
+// numbered densely, so a million files take a few hundred KiB.
+type inodeSet map[uint64]uint64
+
+// add adds ino and reports whether it was new.
+func (s *inodeSet) add(ino uint64) bool {
+	if *s == nil {
+		*s = inodeSet{}
+	}
+	word, bit := ino/64, uint64(1)<<(ino%64)
+	if (*s)[word]&bit != 0 {
+		return false
+	}
+	(*s)[word] |= bit
+	return true
 }
 
 func (t *tarWriter) writeSymlink(p string, st fstree.Stat, h *header) error {
@@ -400,6 +469,10 @@ func (t *tarWriter) writeSymlink(p string, st fstree.Stat, h *header) error {
 }
 
 func (t *tarWriter) writeImageFile(p string, st fstree.Stat, h *header) error {
+	if st.Size > MaxFileSize {
+		return fmt.Errorf("%s (inode %d) claims a size of %d bytes, more than the largest file a deployed ext4 can hold (%d): the filesystem is corrupt; run e2fsck -f on the image",
+			p, st.Ino, st.Size, int64(MaxFileSize))
+	}
 	f, err := t.src.OpenFile(st.Ino)
 	if err != nil {
 		return fmt.Errorf("opening %s (inode %d): %w", p, st.Ino, err)

@@ -52,6 +52,14 @@ type Config struct {
 	// The MAAS architecture recorded for maas-upload, like `amd64/generic`.
 	// Defaults to the architecture of the image's own programs.
 	Architecture string `mapstructure:"architecture"`
+	// Directories a qcow2 input's backing chain may reach besides the
+	// input's own directory tree and Packer's cache directory
+	// (`PACKER_CACHE_DIR`, where the stock `qemu` builder's
+	// `use_backing_file = true` points its disk). A backing file anywhere
+	// else, such as `/etc/shadow` or `../../etc/passwd` in a crafted image,
+	// is refused with an error naming it, rather than copied into the
+	// MAAS image. Each must be an existing directory.
+	BackingFileDirs []string `mapstructure:"backing_file_dirs"`
 	// The tarball settings maas-rootfs shares: skip_generalize, exclude,
 	// include, clamp_mtime.
 	exportcfg.Tarball `mapstructure:",squash"`
@@ -100,6 +108,13 @@ func (c *Config) validate() error {
 	if c.Architecture != "" {
 		add(maas.ValidateArchitecture(c.Architecture))
 	}
+	for _, d := range c.BackingFileDirs {
+		if info, err := os.Stat(d); err != nil {
+			add(fmt.Errorf("backing_file_dirs: %w", err))
+		} else if !info.IsDir() {
+			add(fmt.Errorf("backing_file_dirs: %s is not a directory", d))
+		}
+	}
 	for _, err := range c.Tarball.Validate(exportcfg.TarRules) {
 		add(err)
 	}
@@ -116,6 +131,18 @@ func (c *Config) validate() error {
 		return errs
 	}
 	return nil
+}
+
+// backingAllowed is where the input's backing chain may reach besides its
+// own directory tree: Packer's cache directory, found as Packer's SDK finds
+// it for the builders (PACKER_CACHE_DIR, else the user's cache directory),
+// and backing_file_dirs.
+func (c *Config) backingAllowed() []string {
+	allowed := append([]string(nil), c.BackingFileDirs...)
+	if cache, err := packersdk.CachePath(); err == nil {
+		allowed = append(allowed, cache)
+	}
+	return allowed
 }
 
 // tgzOnlySettings names the settings in use that only a tgz export reads.

@@ -25,6 +25,7 @@ type FlatConfig struct {
 	CompressionLevel    *int                        `mapstructure:"compression_level" cty:"compression_level" hcl:"compression_level"`
 	RootPartition       *string                     `mapstructure:"root_partition" cty:"root_partition" hcl:"root_partition"`
 	Architecture        *string                     `mapstructure:"architecture" cty:"architecture" hcl:"architecture"`
+	BackingFileDirs     []string                    `mapstructure:"backing_file_dirs" cty:"backing_file_dirs" hcl:"backing_file_dirs"`
 	SkipGeneralize      []string                    `mapstructure:"skip_generalize" cty:"skip_generalize" hcl:"skip_generalize"`
 	Exclude             []string                    `mapstructure:"exclude" cty:"exclude" hcl:"exclude"`
 	Include             []exportcfg.FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
@@ -58,6 +59,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"compression_level":          &hcldec.AttrSpec{Name: "compression_level", Type: cty.Number, Required: false},
 		"root_partition":             &hcldec.AttrSpec{Name: "root_partition", Type: cty.String, Required: false},
 		"architecture":               &hcldec.AttrSpec{Name: "architecture", Type: cty.String, Required: false},
+		"backing_file_dirs":          &hcldec.AttrSpec{Name: "backing_file_dirs", Type: cty.List(cty.String), Required: false},
 		"skip_generalize":            &hcldec.AttrSpec{Name: "skip_generalize", Type: cty.List(cty.String), Required: false},
 		"exclude":                    &hcldec.AttrSpec{Name: "exclude", Type: cty.List(cty.String), Required: false},
 		"include":                    &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*exportcfg.FlatIncludeFile)(nil).HCL2Spec())},

@@ -92,6 +92,8 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 		{"include below another include", map[string]interface{}{"include": []map[string]interface{}{
 			{"source": hook, "destination": "/curtin"}, {"source": hook, "destination": "/curtin/hook"},
 		}}, []string{"include 2", "below include 1"}},
+		{"backing_file_dirs missing", map[string]interface{}{"backing_file_dirs": []string{filepath.Join(dir, "gone")}}, []string{"backing_file_dirs", "gone"}},
+		{"backing_file_dirs a file", map[string]interface{}{"backing_file_dirs": []string{hook}}, []string{"backing_file_dirs", "not a directory"}},
 		{"clamp_mtime not RFC 3339", map[string]interface{}{"clamp_mtime": "2026-01-01"}, []string{`clamp_mtime "2026-01-01"`, "RFC 3339"}},
 		{"ddgz with tgz-only settings", map[string]interface{}{
 			"filetype": "ddgz", "root_partition": "1", "skip_generalize": []string{"machine-id"},

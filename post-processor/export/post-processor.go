@@ -58,6 +58,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	var bar *packerui.Progress
 	res, err := export.Run(ctx, export.Options{
 		Input:            input,
+		AllowBacking:     c.backingAllowed(),
 		Output:           output,
 		Filetype:         c.Filetype,
 		CompressionLevel: c.CompressionLevel,
@@ -73,6 +74,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	})
 	if bar != nil {
 		bar.Close()
+	}
+	var backing *diskimage.BackingPathError
+	if errors.As(err, &backing) {
+		return nil, false, false, fmt.Errorf("maas-export: %w; or, if that file is trusted, add its directory to backing_file_dirs", err)
 	}
 	if err != nil {
 		return nil, false, false, fmt.Errorf("maas-export: %w", err)

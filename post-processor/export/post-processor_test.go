@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -125,4 +126,50 @@ func TestPostProcessDDGZNeedsArchitectureWhenTheImageCannotTell(t *testing.T) {
 	art, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
 	require.NoError(t, err)
 	assert.Equal(t, "arm64/generic", art.State(maas.StateArchitecture))
+}
+
+// TestBackingChainPolicy: the stock qemu builder's use_backing_file disk
+// names its base by absolute path in Packer's cache directory, and is
+// exported with the chain shown; a backing file elsewhere is refused with
+// an error that names it and the setting, unless backing_file_dirs
+// allows its directory.
+func TestBackingChainPolicy(t *testing.T) {
+	elsewhere := t.TempDir()
+	base := filepath.Join(elsewhere, "0123abcd.qcow2") // a cache file's name: its checksum
+	out, err := exec.Command("qemu-img", "convert", "-O", "qcow2", ext4Disk(t), base).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	disk := filepath.Join(t.TempDir(), "packer-web")
+	out, err = exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", disk).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	export := func(settings map[string]interface{}) (*packersdk.MockUi, error) {
+		var p PostProcessor
+		require.NoError(t, p.Configure(settings))
+		ui := &packersdk.MockUi{}
+		_, _, _, err := p.PostProcess(context.Background(), ui, &packersdk.MockArtifact{FilesValue: []string{disk}})
+		return ui, err
+	}
+
+	t.Setenv("PACKER_CACHE_DIR", t.TempDir())
+	_, err = export(map[string]interface{}{})
+	require.Error(t, err, "a backing file outside the input's tree and the cache")
+	assert.Contains(t, err.Error(), base)
+	assert.Contains(t, err.Error(), "backing_file_dirs")
+
+	chain := "backing chain: " + disk + " -> " + base
+	ui, err := export(map[string]interface{}{"backing_file_dirs": []string{elsewhere}})
+	require.NoError(t, err)
+	assert.Contains(t, said(ui), chain)
+
+	t.Setenv("PACKER_CACHE_DIR", elsewhere)
+	ui, err = export(map[string]interface{}{})
+	require.NoError(t, err, "the stock qemu builder's backing file in Packer's cache")
+	assert.Contains(t, said(ui), chain)
+}
+
+func said(ui *packersdk.MockUi) string {
+	var all []string
+	for _, m := range ui.SayMessages {
+		all = append(all, m.Message)
+	}
+	return strings.Join(all, "\n")
 }
