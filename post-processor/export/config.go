@@ -19,6 +19,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
 )
 
@@ -134,7 +135,7 @@ func (c *Config) validatePaths() []error {
 			errs = append(errs, err)
 		}
 	}
-	if c.ImagePath != "" && c.Output != "" && sameFile(c.Output, c.ImagePath) {
+	if c.ImagePath != "" && c.Output != "" && pathid.Same(c.Output, c.ImagePath) {
 		errs = append(errs, fmt.Errorf("output %s is the disk image being exported (image_path %s): choose another file", c.Output, c.ImagePath))
 	}
 	return errs
@@ -171,17 +172,6 @@ func checkOutputPath(output string, asFile bool) error {
 		return fmt.Errorf("output %s ends in / but is a file: remove the / to replace the file, or choose a directory", output)
 	}
 	return nil
-}
-
-// sameFile reports whether the paths a and b name one existing file,
-// however they spell it (../, symlinks, hard links): by device and inode.
-func sameFile(a, b string) bool {
-	ia, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	ib, err := os.Stat(b)
-	return err == nil && os.SameFile(ia, ib)
 }
 
 // tgzOnlySettings names the settings in use that only a tgz export reads.

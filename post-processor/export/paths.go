@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+
+	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 )
 
 // checkPaths checks the input disk image and picks the output file before
@@ -22,10 +24,10 @@ func checkPaths(c *Config, input string, in packersdk.Artifact, ui packersdk.Ui)
 	if err := checkOutputPath(output, true); err != nil {
 		return "", fmt.Errorf("maas-export: %w", err)
 	}
-	if sameFile(output, input) {
+	if pathid.Same(output, input) {
 		return "", fmt.Errorf("maas-export: output %s is the disk image being exported (%s): set output to another file", output, input)
 	}
-	if dir, builder := deletedDir(in); dir != "" && isInside(output, dir) {
+	if dir, builder := deletedDir(in); dir != "" && pathid.Inside(output, dir) {
 		ui.Error(fmt.Sprintf("Warning: output %s is inside %s, the %s builder's output directory, which Packer deletes "+
 			"at the end of the build, with the file, unless maas-export has keep_input_artifact = true: "+
 			"leave output unset or choose a path outside it", output, dir, builder))
@@ -109,32 +111,6 @@ func absPath(p string) string {
 // within reports whether the absolute path p is below dir, by name.
 func within(p, dir string) bool {
 	return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
-}
-
-// isInside reports whether the file output would be created inside the
-// existing directory dir, by identity: output's directories are resolved
-// (symlinks, ..) and compared with dir by device and inode.
-func isInside(output, dir string) bool {
-	target, err := os.Stat(dir)
-	if err != nil {
-		return false
-	}
-	p := filepath.Dir(absPath(output))
-	for {
-		if info, err := os.Stat(p); err == nil {
-			if real, err := filepath.EvalSymlinks(p); err == nil {
-				p = real
-			}
-			if os.SameFile(info, target) {
-				return true
-			}
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return false
-		}
-		p = parent
-	}
 }
 
 // mkdirAll creates dir and its missing parents, and returns those it
