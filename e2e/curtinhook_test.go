@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,6 +41,10 @@ packer {
 // readyBuild installs the built-in hook with a custom kernel (twice: it
 // must be idempotent), shows the hook's digest and ownership, then replaces
 // the hook with a source file and exports the image as a MAAS tarball.
+// Both exports take the default output, which must survive Packer deleting
+// the qemu builder's output directory at the end of the build: the first
+// chain succeeds, the second fails after its export (shell-local exits 1),
+// so the build fails with that one error.
 const readyBuild = `
 build {
   sources = ["source.qemu.debian"]
@@ -64,8 +70,17 @@ build {
   }
 
   post-processor "maas-export" {
-    output            = "image.tar.gz"
     compression_level = 1
+  }
+
+  post-processors {
+    post-processor "maas-export" {
+      filetype          = "ddgz"
+      compression_level = 1
+    }
+    post-processor "shell-local" {
+      inline = ["exit 1"]
+    }
   }
 }
 `
@@ -132,12 +147,17 @@ func TestCurtinHookThroughStockQemuBuilder(t *testing.T) {
 	env := newQemuEnv(t, readyBuild)
 	env.MustRun("init", ".")
 	env.MustRun("validate", ".")
+	start := time.Now()
 	res := env.Run("build", ".")
-	if res.ExitCode != 0 {
+	t.Logf("packer build took %s", time.Since(start).Round(time.Second))
+	onlyTheLastPostProcessorFailed := res.ExitCode != 0 && strings.Contains(res.Output, "1 error(s) occurred") &&
+		strings.Contains(res.Output, "* Post-processor failed: Script exited with non-zero exit status: 1.")
+	if !onlyTheLastPostProcessorFailed {
 		console, _ := os.ReadFile(filepath.Join(env.Dir, "console.log"))
-		t.Fatalf("packer build exited %d\n--- output\n%s\n--- serial console tail\n%s",
+		t.Fatalf("packer build exited %d, not with shell-local's error alone\n--- output\n%s\n--- serial console tail\n%s",
 			res.ExitCode, res.Output, packertest.Tail(string(console), 30))
 	}
+	assertDefaultExportsSurvive(t, env.Dir, res)
 
 	// The built-in hook went in as the provisioner promises, with sudo.
 	sum := sha256.Sum256(curtinhook.UbuntuHook())
@@ -156,7 +176,7 @@ func TestCurtinHookThroughStockQemuBuilder(t *testing.T) {
 	// curtin unpacks the tarball with GNU tar; so does this test.
 	extracted := t.TempDir()
 	out, err := exec.Command("tar", "-C", extracted, "--numeric-owner", "-xzpf",
-		filepath.Join(env.Dir, "image.tar.gz"), "./curtin").CombinedOutput()
+		filepath.Join(env.Dir, "debian.tar.gz"), "./curtin").CombinedOutput()
 	require.NoError(t, err, "GNU tar extracting ./curtin: %s", out)
 	assertImageFile(t, filepath.Join(extracted, "curtin/curtin-hooks"), 0o750, myHook)
 	assertImageFile(t, filepath.Join(extracted, "curtin/CUSTOM_KERNEL"), 0o644, "linux-image-cloud-amd64\n")
@@ -164,6 +184,28 @@ func TestCurtinHookThroughStockQemuBuilder(t *testing.T) {
 	info, err := os.Stat(filepath.Join(extracted, "curtin"))
 	require.NoError(t, err)
 	assert.Equal(t, os.ModeDir|0o755, info.Mode())
+}
+
+// assertDefaultExportsSurvive: Packer deleted the qemu builder's output
+// directory, and the exports with no output, in the working directory,
+// are still there, that of the failed chain too.
+func assertDefaultExportsSurvive(t *testing.T, dir string, res packertest.Result) {
+	t.Helper()
+	assert.Contains(t, res.Log(), "Deleting original artifact for build", "Packer deletes the builder's artifact")
+	assert.NoDirExists(t, filepath.Join(dir, "output"), "the qemu builder's artifact removes its output directory")
+	assert.NotContains(t, res.Output, "Warning: output")
+	for _, name := range []string{"debian.tar.gz", "debian.dd.gz"} {
+		// The tarball is extracted below; gunzipping the ddgz would
+		// inflate the whole 40 GiB disk, so only its gzip magic is read.
+		head := make([]byte, 2)
+		f, err := os.Open(filepath.Join(dir, name))
+		if assert.NoError(t, err, "the default output survives the build") {
+			_, err = io.ReadFull(f, head)
+			f.Close()
+			assert.NoError(t, err)
+			assert.Equal(t, []byte{0x1f, 0x8b}, head, "%s is gzip", name)
+		}
+	}
 }
 
 func assertImageFile(t *testing.T, path string, mode os.FileMode, content string) {

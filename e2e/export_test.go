@@ -144,7 +144,7 @@ func TestExportTgzThroughStockPacker(t *testing.T) {
 	build := env.MustRun("build", "-var", "image="+qcow2, ".")
 
 	tarball := filepath.Join(env.Dir, "image.tar.gz")
-	require.FileExists(t, tarball, "the default output is the build's name next to the input")
+	require.FileExists(t, tarball, "the default output is the build's name in the working directory")
 	sum := hashFile(t, tarball)
 	assert.Contains(t, build.Output, "sha256 "+sum)
 	assert.Contains(t, build.Output, "amd64/generic")

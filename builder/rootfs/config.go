@@ -22,6 +22,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
+	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
 )
@@ -90,7 +91,8 @@ type Config struct {
 	NoProxy string `mapstructure:"no_proxy"`
 	// Where the image file, the serial console log and the build's
 	// temporary files go. Defaults to `output-<build name>`; it must not
-	// exist yet unless Packer runs with `-force`.
+	// exist yet unless Packer runs with `-force`, and must not hold a
+	// local `image_url`: the build deletes it with `-force` and on failure.
 	OutputDirectory string `mapstructure:"output_directory"`
 	// The image file's name in `output_directory`. Defaults to
 	// `<build name>.tar.gz`, `.dd.gz` or `.qcow2` for the output format.
@@ -171,7 +173,7 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 		warnings = append(warnings, "image_checksum is \"none\": the cloud image is used without checking it")
 	}
 	add(c.validateFirmware())
-	for _, list := range [][]error{c.validateImage(), c.validateMachine(), c.validateOutput(),
+	for _, list := range [][]error{c.validateImage(), c.validateMachine(), c.validateOutput(), c.validateOutputPlace(),
 		c.validateGuest(), c.validateComm(), c.Tarball.Validate(knownRules)} {
 		for _, err := range list {
 			add(err)
@@ -360,6 +362,37 @@ func (c *Config) validateOutput() []error {
 		errs = append(errs, fmt.Errorf("output_filename %q must be a file name; put directories in output_directory", c.OutputFilename))
 	}
 	return errs
+}
+
+// validateOutputPlace refuses an output that would lose the input or
+// cannot be a file: a local image_url inside output_directory, which the
+// build deletes (with -force before it starts, and when it fails),
+// compared by identity, not by spelling; and an output_filename of "." or
+// "..".
+func (c *Config) validateOutputPlace() []error {
+	var errs []error
+	for _, u := range c.ImageURLs {
+		if p, ok := localPath(u); ok && pathid.Inside(p, c.OutputDirectory) {
+			errs = append(errs, fmt.Errorf("image_url %s is inside output_directory %s, which the build deletes (with -force before it starts, and when it fails): move the image or choose another output_directory",
+				u, c.OutputDirectory))
+		}
+	}
+	if c.OutputFilename == "." || c.OutputFilename == ".." {
+		errs = append(errs, fmt.Errorf("output_filename %q names a directory: give the image file's name", c.OutputFilename))
+	}
+	return errs
+}
+
+// localPath is the file an image URL names on this machine, if it does.
+func localPath(rawURL string) (string, bool) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil || u.Scheme == "":
+		return rawURL, true
+	case u.Scheme == "file":
+		return u.Path, true
+	}
+	return "", false
 }
 
 // diskOnlyRefused names the settings in use that only a tarball can

@@ -225,3 +225,41 @@ func TestPrepareReportsAllMistakes(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// TestPrepareRefusesOutputsThatLoseTheInput: output_directory is deleted
+// with -force and on failure, so a local image_url inside it, however
+// spelled, would be lost; output_filename "." or ".." is a directory.
+func TestPrepareRefusesOutputsThatLoseTheInput(t *testing.T) {
+	settings := validSettings(t)
+	image := settings["image_url"].(string)
+	dir := filepath.Dir(image)
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(dir, link))
+	for name, set := range map[string]map[string]interface{}{
+		"same directory":          {"output_directory": dir},
+		"through a symlink":       {"output_directory": link},
+		"file URL, parent dir":    {"output_directory": filepath.Dir(dir), "image_url": "file://" + image},
+		"output_filename dot":     {"output_directory": t.TempDir(), "output_filename": "."},
+		"output_filename dot dot": {"output_directory": t.TempDir(), "output_filename": ".."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := validSettings(t)
+			s["image_url"] = image
+			for k, v := range set {
+				s[k] = v
+			}
+			var c Config
+			_, err := c.Prepare(s)
+			require.Error(t, err)
+			if _, ok := set["output_filename"]; ok {
+				assert.Contains(t, err.Error(), "output_filename")
+			} else {
+				assert.Contains(t, err.Error(), "is inside output_directory")
+			}
+		})
+	}
+	var c Config
+	settings["output_directory"] = t.TempDir()
+	_, err := c.Prepare(settings)
+	require.NoError(t, err, "an image outside output_directory is fine")
+}

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
@@ -328,4 +330,32 @@ func TestGeneralizeTraceSwitches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIncludeDirectoriesTakeTheIncludedFilesMtime: a directory the image
+// lacks gets the newest mtime of the included files below it, not the
+// time of the export, so that two exports of the same files are the same.
+func TestIncludeDirectoriesTakeTheIncludedFilesMtime(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(src, "etc"), 0o755))
+	hostDir := t.TempDir()
+	older, newer := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2021, 6, 7, 8, 9, 10, 0, time.UTC)
+	hook, cfg := filepath.Join(hostDir, "hook"), filepath.Join(hostDir, "cfg")
+	for p, mtime := range map[string]time.Time{hook: newer, cfg: older} {
+		require.NoError(t, os.WriteFile(p, []byte(p), 0o644))
+		require.NoError(t, os.Chtimes(p, mtime, mtime))
+	}
+	opts := Options{Include: []Include{
+		{Source: hook, Dest: "/curtin/curtin-hooks"},
+		{Source: cfg, Dest: "/curtin/conf/extra.cfg"},
+	}}
+	first, _ := packDir(t, src, filepath.Join(t.TempDir(), "a.tgz"), opts)
+	out := extractCurtin(t, first.Path)
+	for dir, want := range map[string]time.Time{"curtin": newer, "curtin/conf": older} {
+		info, err := os.Stat(filepath.Join(out, dir))
+		require.NoError(t, err)
+		assert.True(t, info.ModTime().Equal(want), "%s mtime %s, want %s", dir, info.ModTime(), want)
+	}
+	second, _ := packDir(t, src, filepath.Join(t.TempDir(), "b.tgz"), opts)
+	assert.Equal(t, first.SHA256, second.SHA256, "the same files make the same archive")
 }

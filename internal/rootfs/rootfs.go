@@ -108,7 +108,6 @@ func WriteTar(ctx context.Context, w io.Writer, src fstree.FS, opts Options) (St
 		buf:      make([]byte, copyBufferSize),
 		links:    map[uint64]*linkedInode{},
 		dirPaths: map[uint64]string{},
-		start:    time.Now(),
 	}
 	if err := t.writeTree(); err != nil {
 		return t.stats, err
@@ -157,8 +156,6 @@ type tarWriter struct {
 	// dirPaths maps each directory inode written to its path, to detect
 	// cycles.
 	dirPaths map[uint64]string
-	// start is the mtime of directories that only includes need.
-	start time.Time
 }
 
 func (t *tarWriter) writeTree() error {

@@ -2,9 +2,11 @@ package rootfs
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
@@ -168,15 +170,39 @@ func (t *tarWriter) writeInclude(p string, inc *Include) error {
 // writeIncludeDir writes a directory that only includes need and what
 // goes into it.
 func (t *tarWriter) writeIncludeDir(p string, depth int) error {
+	mtime, err := t.rules.overlay.dirMtime(p)
+	if err != nil {
+		return err
+	}
 	h := &header{
 		name:     memberName(p) + "/",
 		typeflag: typeDir,
 		mode:     0o755,
-		mtime:    t.mtime(t.start),
+		mtime:    t.mtime(mtime),
 	}
 	t.stats.Dirs++
 	if err := t.writeHeader(h); err != nil {
 		return err
 	}
 	return t.walk(p, 0, false, depth+1)
+}
+
+// dirMtime is the mtime of the directory p that only includes need: the
+// newest of the included files below it, so that the same files give the
+// same archive whenever it is written.
+func (ov overlay) dirMtime(p string) (time.Time, error) {
+	var newest time.Time
+	for dest, inc := range ov.files {
+		if !strings.HasPrefix(dest, p+"/") {
+			continue
+		}
+		info, err := os.Stat(inc.Source)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("include %s: %w", inc.Source, err)
+		}
+		if info.ModTime().After(newest) {
+			newest = info.ModTime()
+		}
+	}
+	return newest, nil
 }

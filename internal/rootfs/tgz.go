@@ -24,6 +24,9 @@ type Output struct {
 	Path   string
 	SHA256 string // hex digest of the file's bytes
 	Size   int64  // bytes
+	// RemovedTemps are the temporary files of this output that earlier
+	// runs, killed before they finished, had left and this run removed.
+	RemovedTemps []string `json:",omitempty"`
 }
 
 // pgzip settings: 1 MiB blocks, two blocks in flight per CPU so that
@@ -39,7 +42,9 @@ const (
 // WriteTGZ creates the gzip file path from what write writes, compressing
 // on all CPUs at level (1-9). The file appears only when everything
 // succeeded: it is written to a temporary file in the same directory and
-// renamed; on an error or a cancelled ctx the temporary file is removed.
+// renamed; on an error or a cancelled ctx the temporary file is removed,
+// and the next run for path removes one that a killed run left (see
+// tempfile.go).
 // The SHA-256 and size are computed from the compressed bytes as they
 // are written.
 func WriteTGZ(ctx context.Context, path string, level int, write func(io.Writer) error) (Output, error) {
@@ -54,15 +59,14 @@ func WriteGzipMembers(ctx context.Context, path string, level int, write func(*G
 	if level < 1 || level > 9 {
 		return Output{}, fmt.Errorf("compression level %d is out of range: use 1 (fastest) to 9 (smallest); %d is the default", level, DefaultCompressionLevel)
 	}
-	dir, base := filepath.Split(path)
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, removed, err := createTemp(path)
 	if err != nil {
 		return Output{}, fmt.Errorf("creating the output file in %s: %w", filepath.Dir(path), err)
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
 			os.Remove(tmp.Name())
+			tmp.Close()
 		}
 	}()
 
@@ -81,7 +85,7 @@ func WriteGzipMembers(ctx context.Context, path string, level int, write func(*G
 	if err := finishFile(tmp, path); err != nil {
 		return Output{}, err
 	}
-	return Output{Path: path, SHA256: hex.EncodeToString(hash.Sum(nil)), Size: counted.n}, nil
+	return Output{Path: path, SHA256: hex.EncodeToString(hash.Sum(nil)), Size: counted.n, RemovedTemps: removed}, nil
 }
 
 // GzipMembers writes a gzip file as a sequence of members (RFC 1952),
@@ -167,7 +171,9 @@ func (m *GzipMembers) finish() error {
 	return m.endMember()
 }
 
-// finishFile makes the temporary file durable and gives it its name.
+// finishFile makes the temporary file durable and gives it its name. It
+// is renamed while still open, so that its lock keeps other runs from
+// taking it for a leftover until it has its name.
 func finishFile(tmp *os.File, path string) error {
 	if err := tmp.Chmod(tempFilePermission); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -175,11 +181,10 @@ func finishFile(tmp *os.File, path string) error {
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("moving the finished file into place: %w", err)
 	}
+	// Synced and named: closing only releases the lock.
+	_ = tmp.Close()
 	return nil
 }

@@ -4,10 +4,12 @@
 package export
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/packer-plugin-sdk/common"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -17,6 +19,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
 )
 
@@ -26,11 +29,15 @@ type Config struct {
 
 	// The disk image (qcow2 or raw) to export instead of the incoming
 	// artifact's. Without it, the artifact's disk image is used: the stock
-	// `qemu` builder's, or the only file of any other builder.
+	// `qemu` builder's, or the only file of any other builder. It may name
+	// a file the build creates: it must exist when maas-export starts.
 	ImagePath string `mapstructure:"image_path"`
-	// The MAAS image file to write. Defaults to the build's name next to
-	// the input disk image: `<build name>.tar.gz` for `tgz`, `.dd.gz` for
-	// `ddgz`. It appears only when the export succeeds.
+	// The MAAS image file to write. Defaults to `<build name>.tar.gz` for
+	// `tgz` (`.dd.gz` for `ddgz`) in the directory Packer runs in, not next
+	// to the input disk image: Packer deletes the stock `qemu` builder's
+	// whole output directory at the end of the build. An `output` ending in
+	// `/`, or naming an existing directory, gets the default name in that
+	// directory. The file appears only when the export succeeds.
 	Output string `mapstructure:"output"`
 	// What to write: `tgz` (default), the root filesystem as the tarball
 	// curtin extracts, or `ddgz`, the whole disk gzipped, for layouts a
@@ -98,13 +105,6 @@ func (c *Config) validate() error {
 	if c.CompressionLevel < 1 || c.CompressionLevel > 9 {
 		add(fmt.Errorf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", c.CompressionLevel))
 	}
-	if c.ImagePath != "" {
-		if info, err := os.Stat(c.ImagePath); err != nil {
-			add(fmt.Errorf("image_path: %w", err))
-		} else if !info.Mode().IsRegular() {
-			add(fmt.Errorf("image_path %s is not a regular file", c.ImagePath))
-		}
-	}
 	if c.Architecture != "" {
 		add(maas.ValidateArchitecture(c.Architecture))
 	}
@@ -118,8 +118,8 @@ func (c *Config) validate() error {
 	for _, err := range c.Tarball.Validate(exportcfg.TarRules) {
 		add(err)
 	}
-	if c.Output != "" && c.ImagePath != "" && filepath.Clean(c.Output) == filepath.Clean(c.ImagePath) {
-		add(fmt.Errorf("output %s is the disk image being exported (image_path): choose another file", c.Output))
+	for _, err := range c.validatePaths() {
+		add(err)
 	}
 	if c.Filetype == export.FiletypeDDGZ {
 		if set := c.tgzOnlySettings(); len(set) > 0 {
@@ -143,6 +143,63 @@ func (c *Config) backingAllowed() []string {
 		allowed = append(allowed, cache)
 	}
 	return allowed
+}
+
+// validatePaths checks image_path and output as far as they can be
+// checked before the build: image_path may name a file the builder has
+// yet to create, so only a path that cannot become a disk image is an
+// error here; PostProcess checks the rest before it starts the export.
+func (c *Config) validatePaths() []error {
+	var errs []error
+	if c.ImagePath != "" {
+		if info, err := os.Stat(c.ImagePath); err == nil && !info.Mode().IsRegular() {
+			errs = append(errs, fmt.Errorf("image_path %s is not a regular file: name the disk image itself", c.ImagePath))
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("image_path: %w", err))
+		}
+	}
+	if c.Output != "" {
+		if err := checkOutputPath(c.Output, !outputIsDir(c.Output)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.ImagePath != "" && c.Output != "" && pathid.Same(c.Output, c.ImagePath) {
+		errs = append(errs, fmt.Errorf("output %s is the disk image being exported (image_path %s): choose another file", c.Output, c.ImagePath))
+	}
+	return errs
+}
+
+// outputIsDir reports whether output names a directory to write the
+// default file name into: it ends in a slash or is a directory.
+func outputIsDir(output string) bool {
+	if strings.HasSuffix(output, "/") {
+		return true
+	}
+	info, err := os.Stat(output)
+	return err == nil && info.IsDir()
+}
+
+// checkOutputPath refuses an output that cannot be written: one below a
+// file, or, for a file (asFile), an existing file that is not a regular
+// file. A missing output and missing directories are fine.
+func checkOutputPath(output string, asFile bool) error {
+	info, err := os.Stat(strings.TrimSuffix(output, "/"))
+	if output == "/" {
+		info, err = os.Stat(output)
+	}
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("output %s: a directory in its path is a file: choose another path", output)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("output: %w", err)
+	case err == nil && asFile && info.IsDir():
+		return fmt.Errorf("output %s is a directory: name the file to write, or end output with / to write the default name into it", output)
+	case err == nil && asFile && !info.Mode().IsRegular():
+		return fmt.Errorf("output %s exists and is not a regular file: choose another path", output)
+	case err == nil && !asFile && !info.IsDir():
+		return fmt.Errorf("output %s ends in / but is a file: remove the / to replace the file, or choose a directory", output)
+	}
+	return nil
 }
 
 // tgzOnlySettings names the settings in use that only a tgz export reads.

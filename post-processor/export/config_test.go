@@ -3,6 +3,7 @@ package export
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,9 +68,14 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 		{"unknown filetype", map[string]interface{}{"filetype": "ddxz"}, []string{`filetype "ddxz"`, `"tgz"`, `"ddgz"`}},
 		{"level too high", map[string]interface{}{"compression_level": 10}, []string{"compression_level 10", "1 (fastest) to 9"}},
 		{"level negative", map[string]interface{}{"compression_level": -1}, []string{"compression_level -1"}},
-		{"image_path missing", map[string]interface{}{"image_path": filepath.Join(dir, "nope.qcow2")}, []string{"image_path", "nope.qcow2"}},
 		{"image_path a directory", map[string]interface{}{"image_path": dir}, []string{"image_path", "not a regular file"}},
+		{"image_path below a file", map[string]interface{}{"image_path": filepath.Join(image, "disk.qcow2")}, []string{"image_path", "not a directory"}},
 		{"output is the input", map[string]interface{}{"image_path": image, "output": image}, []string{"output", "image_path"}},
+		{"output is the input through ..", map[string]interface{}{"image_path": image, "output": dotDotPath(t, image)}, []string{"output", "is the disk image being exported"}},
+		{"output is the input through a symlink", map[string]interface{}{"image_path": image, "output": symlinkTo(t, image)}, []string{"output", "is the disk image being exported"}},
+		{"output below a file", map[string]interface{}{"output": filepath.Join(image, "out.tar.gz")}, []string{"output", "a directory in its path is a file"}},
+		{"output not a regular file", map[string]interface{}{"output": "/dev/null"}, []string{"output /dev/null", "not a regular file"}},
+		{"output ends in / but is a file", map[string]interface{}{"output": image + "/"}, []string{"output", "ends in / but is a file"}},
 		{"architecture without subarch", map[string]interface{}{"architecture": "amd64"}, []string{`architecture "amd64"`, "amd64/generic"}},
 		{"unknown architecture", map[string]interface{}{"architecture": "vax/generic"}, []string{`architecture "vax/generic"`}},
 		{"boot_partition with ddgz", map[string]interface{}{"filetype": "ddgz", "boot_partition": "2"}, []string{"boot_partition apply to tgz exports only"}},
@@ -174,8 +180,34 @@ func TestArtifactDestroyRemovesTheFile(t *testing.T) {
 	require.NoError(t, a.Destroy(), "destroying twice is fine")
 }
 
-func TestDefaultOutputSitsNextToTheInput(t *testing.T) {
-	assert.Equal(t, "/b/output-x/web.tar.gz", defaultOutput("/b/output-x/disk.qcow2", "web", export.FiletypeTGZ))
-	assert.Equal(t, "/b/output-x/web.dd.gz", defaultOutput("/b/output-x/disk.qcow2", "web", export.FiletypeDDGZ))
-	assert.Equal(t, "/b/disk.tar.gz", defaultOutput("/b/disk.qcow2", "", export.FiletypeTGZ))
+// dotDotPath spells p relative to the working directory, through ../.
+func dotDotPath(t *testing.T, p string) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, p)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(rel, "../"), rel)
+	return rel
+}
+
+// symlinkTo makes a symlink to target in another directory.
+func symlinkTo(t *testing.T, target string) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "link.tar.gz")
+	require.NoError(t, os.Symlink(target, link))
+	return link
+}
+
+// TestConfigureAcceptsImagePathTheBuildWillCreate: the builder creates
+// image_path, so it need not exist at validate.
+func TestConfigureAcceptsImagePathTheBuildWillCreate(t *testing.T) {
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"image_path": filepath.Join(t.TempDir(), "output-x", "disk.qcow2")}))
+}
+
+func TestDefaultName(t *testing.T) {
+	assert.Equal(t, "web.tar.gz", defaultName("/b/output-x/disk.qcow2", "web", export.FiletypeTGZ))
+	assert.Equal(t, "web.dd.gz", defaultName("/b/output-x/disk.qcow2", "web", export.FiletypeDDGZ))
+	assert.Equal(t, "disk.tar.gz", defaultName("/b/disk.qcow2", "", export.FiletypeTGZ))
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -36,22 +35,25 @@ func (p *PostProcessor) Configure(raws ...interface{}) error {
 }
 
 // PostProcess exports the incoming artifact's disk image.
-func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (packersdk.Artifact, bool, bool, error) {
+func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in packersdk.Artifact) (_ packersdk.Artifact, _, _ bool, err error) {
 	c := &p.config
 	input, err := inputImage(c.ImagePath, in)
 	if err != nil {
 		return nil, false, false, err
 	}
-	output := c.Output
-	if output == "" {
-		output = defaultOutput(input, c.PackerBuildName, c.Filetype)
+	output, err := checkPaths(c, input, in, ui)
+	if err != nil {
+		return nil, false, false, err
 	}
-	if filepath.Clean(output) == filepath.Clean(input) {
-		return nil, false, false, fmt.Errorf("maas-export: output %s is the disk image being exported: set output to another file", output)
+	created, err := mkdirAll(filepath.Dir(output))
+	if err != nil {
+		return nil, false, false, fmt.Errorf("maas-export: creating the directory of output %s: %w", output, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
-		return nil, false, false, fmt.Errorf("maas-export: creating the output directory: %w", err)
-	}
+	defer func() {
+		if err != nil {
+			removeDirs(created)
+		}
+	}()
 
 	ui.Say(fmt.Sprintf("Exporting %s to %s (%s, gzip level %d)", input, output, c.Filetype, c.CompressionLevel))
 	start := time.Now()
@@ -81,6 +83,9 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	if err != nil {
 		return nil, false, false, fmt.Errorf("maas-export: %w", err)
+	}
+	for _, tmp := range res.RemovedTemps {
+		ui.Say(fmt.Sprintf("Removed %s, left by an earlier export of %s that was killed", tmp, output))
 	}
 	art := newArtifact(c, res, in.State("generated_data"))
 	if c.Architecture != "" && res.Architecture != "" && c.Architecture != res.Architecture {
@@ -171,7 +176,8 @@ func isQcow2(path string) bool {
 	return err == nil && format == diskimage.FormatQcow2
 }
 
-func defaultOutput(input, buildName, filetype string) string {
+// defaultName is the file name an export gets without output.
+func defaultName(input, buildName, filetype string) string {
 	name := buildName
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(input), filepath.Ext(input))
@@ -180,5 +186,5 @@ func defaultOutput(input, buildName, filetype string) string {
 	if filetype == export.FiletypeDDGZ {
 		ext = ".dd.gz"
 	}
-	return filepath.Join(filepath.Dir(input), name+ext)
+	return name + ext
 }

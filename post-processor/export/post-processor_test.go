@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,8 +81,13 @@ func ext4Disk(t *testing.T) string {
 	return disk
 }
 
+// TestPostProcessWritesTheArtifact: without output, the file goes into
+// the working directory, not next to the disk, whose directory Packer may
+// delete.
 func TestPostProcessWritesTheArtifact(t *testing.T) {
 	disk := ext4Disk(t)
+	work := t.TempDir()
+	t.Chdir(work)
 	var p PostProcessor
 	require.NoError(t, p.Configure(map[string]interface{}{"packer_build_name": "web", "architecture": "arm64/generic"}))
 	ui := &packersdk.MockUi{}
@@ -89,8 +95,9 @@ func TestPostProcessWritesTheArtifact(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, keep, "the disk image is the input artifact Packer removes unless keep_input_artifact is set")
 	assert.False(t, force)
-	want := filepath.Join(filepath.Dir(disk), "web.tar.gz")
+	want := filepath.Join(work, "web.tar.gz")
 	assert.Equal(t, []string{want}, art.Files())
+	assert.NoFileExists(t, filepath.Join(filepath.Dir(disk), "web.tar.gz"))
 	assert.FileExists(t, want)
 	assert.Equal(t, "ubuntu/noble", art.State(maas.StateBaseImage))
 	assert.Equal(t, "arm64/generic", art.State(maas.StateArchitecture), "the setting wins")
@@ -172,4 +179,132 @@ func said(ui *packersdk.MockUi) string {
 		all = append(all, m.Message)
 	}
 	return strings.Join(all, "\n")
+}
+
+// TestPostProcessRefusesOutputThatIsTheInputByAnotherName: the incoming
+// artifact's disk named through .. or a symlink is still the disk.
+func TestPostProcessRefusesOutputThatIsTheInputByAnotherName(t *testing.T) {
+	disk := ext4Disk(t)
+	before := hashOf(t, disk)
+	for name, output := range map[string]string{"..": dotDotPath(t, disk), "symlink": symlinkTo(t, disk)} {
+		t.Run(name, func(t *testing.T) {
+			var p PostProcessor
+			require.NoError(t, p.Configure(map[string]interface{}{"output": output}))
+			_, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "is the disk image being exported")
+			assert.Equal(t, before, hashOf(t, disk), "the disk image is untouched")
+		})
+	}
+}
+
+func hashOf(t *testing.T, p string) [32]byte {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return sha256.Sum256(data)
+}
+
+// TestPostProcessChecksImagePathBeforeAnyWork: image_path may be missing
+// at validate; at the start of the export its absence is the error, and
+// nothing is created.
+func TestPostProcessChecksImagePathBeforeAnyWork(t *testing.T) {
+	dir := t.TempDir()
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{
+		"image_path": filepath.Join(dir, "output-x", "disk.qcow2"),
+		"output":     filepath.Join(dir, "images", "x.tar.gz"),
+	}))
+	_, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "image_path "+filepath.Join(dir, "output-x", "disk.qcow2")+" does not exist")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+// TestPostProcessOutputDirectory: an output ending in / or naming a
+// directory gets the default name in it.
+func TestPostProcessOutputDirectory(t *testing.T) {
+	disk := ext4Disk(t)
+	existing := t.TempDir()
+	fresh := filepath.Join(t.TempDir(), "images") + "/"
+	for output, want := range map[string]string{
+		existing: filepath.Join(existing, "web.tar.gz"),
+		fresh:    filepath.Join(fresh, "web.tar.gz"),
+	} {
+		var p PostProcessor
+		require.NoError(t, p.Configure(map[string]interface{}{"packer_build_name": "web", "output": output}))
+		art, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
+		require.NoError(t, err, output)
+		assert.Equal(t, []string{want}, art.Files())
+		assert.FileExists(t, want)
+	}
+}
+
+// TestPostProcessRefusesADirectoryBeforeAnyWork: the default name inside
+// an output directory may itself be a directory.
+func TestPostProcessRefusesADirectoryBeforeAnyWork(t *testing.T) {
+	disk := ext4Disk(t)
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "web.tar.gz"), 0o755))
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"packer_build_name": "web", "output": dir + "/"}))
+	ui := &packersdk.MockUi{}
+	_, _, _, err := p.PostProcess(context.Background(), ui, &packersdk.MockArtifact{FilesValue: []string{disk}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "output "+filepath.Join(dir, "web.tar.gz")+" is a directory")
+	assert.False(t, ui.SayCalled, "nothing was exported")
+}
+
+// TestFailedExportRemovesTheDirectoriesItCreated: a failed export leaves
+// neither a file nor the output's new directories.
+func TestFailedExportRemovesTheDirectoriesItCreated(t *testing.T) {
+	notADisk := hostFile(t, "notes.txt")
+	dir := t.TempDir()
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"output": filepath.Join(dir, "new", "sub", "x.tar.gz")}))
+	_, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{notADisk}})
+	require.Error(t, err)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+// TestPostProcessWarnsOfAnOutputPackerDeletes: the qemu builder's
+// artifact deletes its output directory; an output in it, through any
+// path, is pointed out, and the default output is not in it.
+func TestPostProcessWarnsOfAnOutputPackerDeletes(t *testing.T) {
+	build := t.TempDir()
+	outputDir := filepath.Join(build, "output-web")
+	require.NoError(t, os.Mkdir(outputDir, 0o755))
+	disk := filepath.Join(outputDir, "disk.raw")
+	require.NoError(t, os.Rename(ext4Disk(t), disk))
+	vars := filepath.Join(outputDir, "efivars.fd")
+	require.NoError(t, os.WriteFile(vars, nil, 0o644))
+	link := filepath.Join(build, "link")
+	require.NoError(t, os.Symlink(outputDir, link))
+	t.Chdir(build)
+	qemu := &packersdk.MockArtifact{BuilderIdValue: "transcend.qemu", FilesValue: []string{vars, disk},
+		StateValues: map[string]interface{}{"diskName": "disk.raw"}}
+
+	for _, output := range []string{filepath.Join(outputDir, "web.tar.gz"), filepath.Join(link, "sub", "web.tar.gz"), "output-web/../output-web/x.tar.gz"} {
+		var p PostProcessor
+		require.NoError(t, p.Configure(map[string]interface{}{"output": output}))
+		ui := &packersdk.MockUi{}
+		_, _, _, err := p.PostProcess(context.Background(), ui, qemu)
+		require.NoError(t, err)
+		assert.Contains(t, ui.ErrorMessage, "is inside "+outputDir+", the qemu builder's output directory, which Packer deletes", output)
+		assert.Contains(t, ui.ErrorMessage, "keep_input_artifact = true", output)
+	}
+
+	var p PostProcessor
+	require.NoError(t, p.Configure(map[string]interface{}{"packer_build_name": "web"}))
+	ui := &packersdk.MockUi{}
+	art, _, _, err := p.PostProcess(context.Background(), ui, qemu)
+	require.NoError(t, err)
+	assert.Empty(t, ui.ErrorMessage)
+	assert.Equal(t, []string{filepath.Join(build, "web.tar.gz")}, art.Files())
+	require.NoError(t, os.RemoveAll(outputDir), "what the qemu builder's artifact does")
+	assert.FileExists(t, filepath.Join(build, "web.tar.gz"))
 }
