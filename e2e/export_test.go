@@ -110,17 +110,28 @@ func hashFile(t *testing.T, p string) string {
 
 // generalized applies the generalization rules to a snapshot of the
 // image: what maas-export must change, and nothing else.
+// What generalization stores empty, and what else it leaves out of a
+// Debian image: the build's identity, logins, journal, random seed and
+// network configuration.
+var (
+	storedEmpty = map[string]bool{"etc/machine-id": true, "etc/hostname": true,
+		"var/log/wtmp": true, "var/log/btmp": true, "var/log/lastlog": true, "var/log/auth.log": true}
+	leftOut = regexp.MustCompile(`^(var/log/cloud-init.*\.log|var/log/(wtmp|btmp|auth\.log)\..*|var/lib/wtmpdb/wtmp\.db|` +
+		`var/log/journal/.+|var/lib/systemd/random-seed|etc/netplan/50-cloud-init\.yaml|etc/network/interfaces\.d/50-cloud-init(\.cfg)?)$`)
+)
+
 func generalized(tree testtree.Tree) testtree.Tree {
 	empty := sha256.Sum256(nil)
 	out := testtree.Tree{}
 	for p, e := range tree {
+		regular := e.Mode&unix.S_IFMT == unix.S_IFREG
 		switch {
-		case p == "etc/machine-id":
-			e.Size, e.Hash, e.Data = 0, hex.EncodeToString(empty[:]), ""
-		case p == "var/lib/dbus/machine-id" && e.Mode&unix.S_IFMT == unix.S_IFREG,
+		case regular && storedEmpty[p]:
+			e.Size, e.Hash, e.Data, e.Blocks = 0, hex.EncodeToString(empty[:]), "", 0
+		case p == "var/lib/dbus/machine-id" && regular,
 			strings.HasPrefix(p, "etc/ssh/ssh_host_"),
 			p == "var/lib/cloud/instance", strings.HasPrefix(p, "var/lib/cloud/instances/"),
-			regexp.MustCompile(`^var/log/cloud-init.*\.log$`).MatchString(p):
+			leftOut.MatchString(p):
 			continue
 		}
 		out[p] = e

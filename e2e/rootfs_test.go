@@ -230,7 +230,7 @@ func TestRootfsQcow2ThroughMaasExport(t *testing.T) {
 
 	disk := filepath.Join("output", "debian.qcow2")
 	assert.Contains(t, out, "Writing the disk to "+disk+" (qcow2)")
-	assert.Contains(t, out, "Exporting "+disk+" to image.tar.gz", "maas-export must read the builder's qcow2")
+	assert.Contains(t, out, "Exporting "+disk+" to "+filepath.Join(env.Dir, "image.tar.gz"), "maas-export must read the builder's qcow2 and say where it writes, in full")
 	assert.Contains(t, out, "Installing the built-in ubuntu hook as /curtin/curtin-hooks")
 	assert.Contains(t, out, "hook-compiles: ok (/usr/bin/python3)", "the guest's python3 compiled the hook")
 	assert.Contains(t, out, "kernel-kept: ok (remove_kernel removes it at generalize)", "maas-rootfs tells the hook's checks about remove_kernel")
