@@ -148,6 +148,7 @@ func TestBackingChainPolicy(t *testing.T) {
 	disk := filepath.Join(t.TempDir(), "packer-web")
 	out, err = exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", disk).CombinedOutput()
 	require.NoError(t, err, "%s", out)
+	t.Chdir(t.TempDir()) // where the default output goes
 	export := func(settings map[string]interface{}) (*packersdk.MockUi, error) {
 		var p PostProcessor
 		require.NoError(t, p.Configure(settings))
