@@ -8,19 +8,19 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
-	"github.com/c34478be/packer-plugin-maas/builder/rootfs"
-	"github.com/c34478be/packer-plugin-maas/post-processor/export"
-	"github.com/c34478be/packer-plugin-maas/post-processor/upload"
-	"github.com/c34478be/packer-plugin-maas/provisioner/curtinhook"
+	"github.com/c34478be/packer-plugin-maas/builder/maasrootfs"
+	"github.com/c34478be/packer-plugin-maas/post-processor/maasexport"
+	"github.com/c34478be/packer-plugin-maas/post-processor/maasupload"
+	"github.com/c34478be/packer-plugin-maas/provisioner/maascurtinhook"
 	"github.com/c34478be/packer-plugin-maas/version"
 )
 
 func main() {
 	pps := plugin.NewSet()
-	pps.RegisterBuilder("rootfs", new(rootfs.Builder))
-	pps.RegisterPostProcessor("export", new(export.PostProcessor))
-	pps.RegisterPostProcessor("upload", new(upload.PostProcessor))
-	pps.RegisterProvisioner("curtin-hook", new(curtinhook.Provisioner))
+	pps.RegisterBuilder("rootfs", new(maasrootfs.Builder))
+	pps.RegisterPostProcessor("export", new(maasexport.PostProcessor))
+	pps.RegisterPostProcessor("upload", new(maasupload.PostProcessor))
+	pps.RegisterProvisioner("curtin-hook", new(maascurtinhook.Provisioner))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

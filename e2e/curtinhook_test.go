@@ -20,9 +20,9 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
-	"github.com/c34478be/packer-plugin-maas/internal/testimage"
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // requirePlugin makes packer init install this plugin for the builds on

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakemaas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
 )
 
 // exampleDir holds the templates users copy; every one of them must pass

@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
-	"github.com/c34478be/packer-plugin-maas/internal/testimage"
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
-	"github.com/c34478be/packer-plugin-maas/internal/testtree"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakemaas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
 // sh runs a host tool; a missing tool fails the test naming its package.

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
 )
 
 func TestDescribeReportsProtocolAndVersion(t *testing.T) {

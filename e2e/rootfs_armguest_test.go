@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // TestRootfsArm64VMStartsItsFirmware runs an arm64 build through stock

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
-	"github.com/c34478be/packer-plugin-maas/internal/testimage"
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // BenchmarkRootfsVsPackerMaas times a whole `packer build` of the test

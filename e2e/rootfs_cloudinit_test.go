@@ -6,8 +6,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
-	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 )
 
 // TestRootfsFailedCloudInitFailsTheBuild boots the test image with

@@ -18,7 +18,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
-	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 )
 
 // TestBootTestImageToSSH proves the test image, QEMU (TCG), the Go-made

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
-	"github.com/c34478be/packer-plugin-maas/internal/packertest"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakemaas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
 )
 
 // uploadTemplate has the built-in file builder write a small "image" and

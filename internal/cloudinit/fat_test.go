@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // tool runs an independent reader, failing the test (naming the Debian

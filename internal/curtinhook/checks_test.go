@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // fakeRoot is an image root directory for the check script to inspect.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // run runs a tool and fails the test with its output when it fails or is

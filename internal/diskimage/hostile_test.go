@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // craftedQcow2 is a qcow2 version 3 image laid out byte by byte, for the

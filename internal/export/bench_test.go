@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
-	"github.com/c34478be/packer-plugin-maas/internal/testimage"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 )
 
 // childEnv carries a childJob to a copy of the test binary that runs one
@@ -41,7 +41,7 @@ func runChild(job string) int {
 	}
 	res, err := Run(context.Background(), Options{
 		Input: j.Input, Output: j.Output, Filetype: j.Filetype, CompressionLevel: j.Level,
-		Tar: rootfs.Options{Generalize: rootfs.DefaultGeneralize()},
+		Tar: tarball.Options{Generalize: tarball.DefaultGeneralize()},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -142,7 +142,7 @@ func BenchmarkExportTestImage(b *testing.B) {
 func benchmarkAgainstChain(b *testing.B, image string) {
 	for range b.N {
 		chain := packerMaasChain(b, image, 1)
-		ours := exportInChild(b, image, rootfs.DefaultCompressionLevel)
+		ours := exportInChild(b, image, tarball.DefaultCompressionLevel)
 		ours9 := exportInChild(b, image, 9)
 		b.ReportMetric(ours.wall.Seconds()/chain.wall.Seconds(), "wall-ratio")
 		b.ReportMetric(float64(ours.size)/float64(chain.size), "size-ratio-L6")
@@ -203,7 +203,7 @@ func BenchmarkExport64GiBDisk(b *testing.B) {
 		// machine affects both alike.
 		var smallRun, bigRun measured
 		for i := range 2 {
-			s, g := exportInChild(b, small, rootfs.DefaultCompressionLevel), exportInChild(b, big, rootfs.DefaultCompressionLevel)
+			s, g := exportInChild(b, small, tarball.DefaultCompressionLevel), exportInChild(b, big, tarball.DefaultCompressionLevel)
 			if i == 0 || s.wall < smallRun.wall {
 				smallRun = s
 			}
@@ -231,7 +231,7 @@ func BenchmarkExportDDGZ4GiBMostlyEmpty(b *testing.B) {
 	disk := toQcow2(b, raw)
 	run(b, "sync")
 	for range b.N {
-		m := exportFiletypeInChild(b, disk, FiletypeDDGZ, rootfs.DefaultCompressionLevel)
+		m := exportFiletypeInChild(b, disk, FiletypeDDGZ, tarball.DefaultCompressionLevel)
 		b.ReportMetric(m.wall.Seconds(), "wall-s")
 		b.ReportMetric(m.cpu.Seconds(), "cpu-s")
 		b.ReportMetric(float64(m.size)/mebi, "MiB")

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
 // Identities of the RHEL-like test disks' filesystems and partitions.
@@ -112,7 +112,7 @@ func fstabWith(bootSpec string, more ...string) string {
 func exportTGZ(t *testing.T, disk string, opts Options) (Result, string, error) {
 	output := filepath.Join(t.TempDir(), "out.tar.gz")
 	opts.Input, opts.Output = disk, output
-	opts.Tar = rootfs.Options{Generalize: rootfs.DefaultGeneralize()}
+	opts.Tar = tarball.Options{Generalize: tarball.DefaultGeneralize()}
 	var log []string
 	opts.Log = func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) }
 	res, err := Run(context.Background(), opts)

@@ -21,7 +21,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
 	"github.com/c34478be/packer-plugin-maas/internal/fstab"
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
 // MAAS filetypes this package writes.
@@ -59,7 +59,7 @@ type Options struct {
 	Architecture string
 	// Tar controls the tarball's contents (generalization, exclude,
 	// include); unused for ddgz.
-	Tar rootfs.Options
+	Tar tarball.Options
 	// Progress, when set, is told the number of bytes the export expects
 	// to read from the image and returns the function that counts reads.
 	Progress func(total int64) (add func(n int64))
@@ -69,7 +69,7 @@ type Options struct {
 
 // Result describes the written file and what was learned of the image.
 type Result struct {
-	rootfs.Output
+	tarball.Output
 	Filetype string
 	// Architecture is the MAAS architecture ("amd64/generic") read from the
 	// image's ELF binaries, for ddgz too; "" when they could not be read
@@ -85,7 +85,7 @@ type Result struct {
 	// the root; Mounts are all the filesystems packed besides the root.
 	Boot   *diskimage.Partition
 	Mounts []Mount
-	Stats  rootfs.Stats
+	Stats  tarball.Stats
 }
 
 // ImageSummary is the line that tells the user what was exported: the OS,
@@ -108,7 +108,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		opts.Log = func(string, ...any) {}
 	}
 	if opts.CompressionLevel == 0 {
-		opts.CompressionLevel = rootfs.DefaultCompressionLevel
+		opts.CompressionLevel = tarball.DefaultCompressionLevel
 	}
 	if opts.CompressionLevel < 1 || opts.CompressionLevel > 9 {
 		return Result{}, fmt.Errorf("compression level %d is out of range 1-9", opts.CompressionLevel)
@@ -166,7 +166,7 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	}
 	reader := io.ReaderAt(img)
 	if opts.Progress != nil {
-		reader = &rootfs.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles.Root, plan))}
+		reader = &tarball.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles.Root, plan))}
 	}
 	if root, err = openExt(reader, roles.Root); err != nil {
 		return Result{}, err
@@ -192,9 +192,9 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	if tarOpts.Log == nil {
 		tarOpts.Log = opts.Log
 	}
-	out, err := rootfs.WriteTGZ(ctx, opts.Output, opts.CompressionLevel, func(w io.Writer) error {
+	out, err := tarball.WriteTGZ(ctx, opts.Output, opts.CompressionLevel, func(w io.Writer) error {
 		var err error
-		res.Stats, err = rootfs.WriteTar(ctx, w, src, tarOpts)
+		res.Stats, err = tarball.WriteTar(ctx, w, src, tarOpts)
 		return err
 	})
 	if err != nil {
@@ -305,7 +305,7 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 		}
 		add = opts.Progress(total)
 	}
-	out, err := rootfs.WriteGzipMembers(ctx, opts.Output, opts.CompressionLevel, func(w *rootfs.GzipMembers) error {
+	out, err := tarball.WriteGzipMembers(ctx, opts.Output, opts.CompressionLevel, func(w *tarball.GzipMembers) error {
 		return copyDisk(ctx, w, img, allocated, add)
 	})
 	if err != nil {
@@ -352,7 +352,7 @@ func requireArchitecture(detected string, opts Options, why string) error {
 
 const copyBufferSize = 1 << 20
 
-func copyDisk(ctx context.Context, w *rootfs.GzipMembers, img *diskimage.Image, allocated []diskimage.Range, add func(int64)) error {
+func copyDisk(ctx context.Context, w *tarball.GzipMembers, img *diskimage.Image, allocated []diskimage.Range, add func(int64)) error {
 	buf := make([]byte, copyBufferSize)
 	zeros := newZeroWriter(w)
 	var pos int64

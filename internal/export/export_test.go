@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 const mib = 1 << 20
@@ -139,7 +139,7 @@ func TestExportRootfsFromQcow2WithSeparateBoot(t *testing.T) {
 	var expected, counted int64
 	res, err := Run(context.Background(), Options{
 		Input: input, Output: output, Filetype: FiletypeTGZ,
-		Tar: rootfs.Options{Generalize: rootfs.DefaultGeneralize()},
+		Tar: tarball.Options{Generalize: tarball.DefaultGeneralize()},
 		Progress: func(total int64) func(int64) {
 			expected = total
 			return func(n int64) { counted += n }

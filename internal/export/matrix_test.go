@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
-	"github.com/c34478be/packer-plugin-maas/internal/testtree"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
 // Size of the filesystems the matrix makes: room for the metadata tree.
@@ -192,7 +192,7 @@ func TestExportMatrix(t *testing.T) {
 			res, err := Run(context.Background(), Options{
 				Input: input, Output: output, CompressionLevel: 1,
 				Architecture: "amd64/generic", // the metadata tree has no programs
-				Tar:          rootfs.Options{Generalize: rootfs.Generalize{}},
+				Tar:          tarball.Options{Generalize: tarball.Generalize{}},
 			})
 			require.NoError(t, err)
 			assert.Equal(t, "ubuntu/noble", res.BaseImage)

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -32,12 +32,12 @@ const (
 
 // zeroWriter writes runs of zeros into a ddgz stream.
 type zeroWriter struct {
-	out    *rootfs.GzipMembers
+	out    *tarball.GzipMembers
 	zeros  []byte // for the deflated path
 	member []byte // the gzip member of zeroMemberSize zeros, made on first use
 }
 
-func newZeroWriter(out *rootfs.GzipMembers) *zeroWriter {
+func newZeroWriter(out *tarball.GzipMembers) *zeroWriter {
 	return &zeroWriter{out: out, zeros: make([]byte, copyBufferSize)}
 }
 

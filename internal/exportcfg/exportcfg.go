@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
 // Tarball is how a tgz export generalizes and adjusts the image's files.
@@ -141,8 +141,8 @@ func (t *Tarball) Skips(rule string) bool {
 }
 
 // Options turns validated settings into the tar writer's options.
-func (t *Tarball) Options() rootfs.Options {
-	g := rootfs.DefaultGeneralize()
+func (t *Tarball) Options() tarball.Options {
+	g := tarball.DefaultGeneralize()
 	g.EmptyMachineID = !t.Skips(RuleMachineID)
 	g.RemoveCloudInitState = !t.Skips(RuleCloudInitState)
 	g.RemoveCloudInitLogs = !t.Skips(RuleCloudInitLogs)
@@ -152,7 +152,7 @@ func (t *Tarball) Options() rootfs.Options {
 	g.RemoveJournal = !t.Skips(RuleJournal)
 	g.RemoveRandomSeed = !t.Skips(RuleRandomSeed)
 	g.RemoveNetworkConfig = !t.Skips(RuleNetworkConfig)
-	opts := rootfs.Options{Generalize: g, Exclude: t.Exclude}
+	opts := tarball.Options{Generalize: g, Exclude: t.Exclude}
 	if t.ClampMtime != "" {
 		if clamp, err := time.Parse(time.RFC3339, t.ClampMtime); err == nil {
 			opts.ClampMtime = &clamp
@@ -160,7 +160,7 @@ func (t *Tarball) Options() rootfs.Options {
 	}
 	for _, inc := range t.Include {
 		mode, _ := inc.mode() // validated
-		opts.Include = append(opts.Include, rootfs.Include{
+		opts.Include = append(opts.Include, tarball.Include{
 			Source: inc.Source, Dest: inc.Destination, Mode: mode, UID: inc.UID, GID: inc.GID,
 		})
 	}

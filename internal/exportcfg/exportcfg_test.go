@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/rootfs"
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
 func TestOptions(t *testing.T) {
@@ -41,23 +41,23 @@ func TestOptions(t *testing.T) {
 // own switch and no other.
 func TestOptionsSkipEachRuleByName(t *testing.T) {
 	all := (&Tarball{}).Options().Generalize
-	require.Equal(t, rootfs.DefaultGeneralize(), all)
-	off := map[string]func(*rootfs.Generalize){
-		RuleMachineID:      func(g *rootfs.Generalize) { g.EmptyMachineID = false },
-		RuleCloudInitState: func(g *rootfs.Generalize) { g.RemoveCloudInitState = false },
-		RuleCloudInitLogs:  func(g *rootfs.Generalize) { g.RemoveCloudInitLogs = false },
-		RuleSSHHostKeys:    func(g *rootfs.Generalize) { g.RemoveSSHHostKeys = false },
-		RuleHostname:       func(g *rootfs.Generalize) { g.EmptyHostname = false },
-		RuleLoginRecords:   func(g *rootfs.Generalize) { g.EmptyLoginRecords = false },
-		RuleJournal:        func(g *rootfs.Generalize) { g.RemoveJournal = false },
-		RuleRandomSeed:     func(g *rootfs.Generalize) { g.RemoveRandomSeed = false },
-		RuleNetworkConfig:  func(g *rootfs.Generalize) { g.RemoveNetworkConfig = false },
+	require.Equal(t, tarball.DefaultGeneralize(), all)
+	off := map[string]func(*tarball.Generalize){
+		RuleMachineID:      func(g *tarball.Generalize) { g.EmptyMachineID = false },
+		RuleCloudInitState: func(g *tarball.Generalize) { g.RemoveCloudInitState = false },
+		RuleCloudInitLogs:  func(g *tarball.Generalize) { g.RemoveCloudInitLogs = false },
+		RuleSSHHostKeys:    func(g *tarball.Generalize) { g.RemoveSSHHostKeys = false },
+		RuleHostname:       func(g *tarball.Generalize) { g.EmptyHostname = false },
+		RuleLoginRecords:   func(g *tarball.Generalize) { g.EmptyLoginRecords = false },
+		RuleJournal:        func(g *tarball.Generalize) { g.RemoveJournal = false },
+		RuleRandomSeed:     func(g *tarball.Generalize) { g.RemoveRandomSeed = false },
+		RuleNetworkConfig:  func(g *tarball.Generalize) { g.RemoveNetworkConfig = false },
 	}
 	require.Len(t, TarRules, len(off))
 	for _, rule := range TarRules {
 		tb := Tarball{SkipGeneralize: []string{rule}}
 		require.Empty(t, tb.Validate(TarRules))
-		want := rootfs.DefaultGeneralize()
+		want := tarball.DefaultGeneralize()
 		off[rule](&want)
 		assert.Equal(t, want, tb.Options().Generalize, "skip_generalize = [%q]", rule)
 	}

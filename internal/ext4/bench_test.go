@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtree"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
 // writeBenchTree writes about 200 MB: 4000 files of 1 to 80 KB in 50

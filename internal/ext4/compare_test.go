@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
-	"github.com/c34478be/packer-plugin-maas/internal/testtree"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
 // comparer checks everything the reader returns against the source tree.

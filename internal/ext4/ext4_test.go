@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtree"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
 // flagIndex marks an htree directory; the reader needs no special case

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 var (

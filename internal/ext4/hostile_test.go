@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // hostileMemoryLimit bounds the peak RSS of a child test process that

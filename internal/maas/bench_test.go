@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
-	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakemaas"
 )
 
 // BenchmarkUpload1GiB compares the chunked upload, run in a child process

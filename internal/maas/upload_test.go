@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
-	"github.com/c34478be/packer-plugin-maas/internal/maas/fakemaas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakemaas"
 )
 
 const mib = 1 << 20

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 func qemuImgInfo(t *testing.T, path string) (backing, backingFormat string) {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/c34478be/packer-plugin-maas/internal/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // blankVMConfig is a real, cheap VM: SeaBIOS over an empty disk, which

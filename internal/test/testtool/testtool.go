@@ -1,0 +1,107 @@
+// Package testtool runs the host tools that tests build fixtures with and
+// check results against (mkfs, GNU tar, qemu-img, zcat...). A missing tool
+// fails the test, never skips it, and the failure names the Debian package
+// to install. Only tests import it; it is a package of its own so that the
+// packages testing against real tools share one list of them.
+package testtool
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// debianPackages names the Debian package of each tool the tests run.
+var debianPackages = map[string]string{
+	"bash":                "bash",
+	"blkid":               "util-linux",
+	"cp":                  "coreutils",
+	"dash":                "dash",
+	"dd":                  "coreutils",
+	"debugfs":             "e2fsprogs",
+	"e2fsck":              "e2fsprogs",
+	"fdisk":               "fdisk",
+	"fsck.fat":            "dosfstools",
+	"fuse2fs":             "fuse2fs",
+	"genisoimage":         "genisoimage",
+	"gzip":                "gzip",
+	"mcopy":               "mtools",
+	"mdir":                "mtools",
+	"mmd":                 "mtools",
+	"mke2fs":              "e2fsprogs",
+	"mkfs.btrfs":          "btrfs-progs",
+	"mkfs.ext2":           "e2fsprogs",
+	"mkfs.ext3":           "e2fsprogs",
+	"mkfs.ext4":           "e2fsprogs",
+	"mkfs.vfat":           "dosfstools",
+	"mkfs.xfs":            "xfsprogs",
+	"mkswap":              "util-linux",
+	"mount":               "mount",
+	"mtype":               "mtools",
+	"nbdfuse":             "libnbd-bin",
+	"nbdkit":              "nbdkit",
+	"pigz":                "pigz",
+	"qemu-img":            "qemu-utils",
+	"qemu-io":             "qemu-utils",
+	"qemu-nbd":            "qemu-utils",
+	"qemu-system-aarch64": "qemu-system-arm",
+	"qemu-system-x86_64":  "qemu-system-x86",
+	"resize2fs":           "e2fsprogs",
+	"rpm":                 "rpm",
+	"rpmbuild":            "rpm",
+	"setcap":              "libcap2-bin",
+	"setfacl":             "acl",
+	"setfattr":            "attr",
+	"sfdisk":              "fdisk",
+	"sgdisk":              "gdisk",
+	"sh":                  "dash",
+	"sha256sum":           "coreutils",
+	"shellcheck":          "shellcheck",
+	"sync":                "coreutils",
+	"tar":                 "tar",
+	"truncate":            "coreutils",
+	"umount":              "mount",
+	"zcat":                "gzip",
+}
+
+// Require fails the test when one of the tools is not on PATH.
+func Require(t testing.TB, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			pkg := debianPackages[name]
+			if pkg == "" {
+				pkg = "(unknown: add it to internal/test/testtool)"
+			}
+			t.Fatalf("%s is missing: apt-get install %s", name, pkg)
+		}
+	}
+}
+
+// Output runs a tool and returns its standard output; its standard error
+// is shown only when it fails, which fails the test.
+func Output(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	Require(t, name)
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// CombinedOutput runs a tool and returns its standard output and error
+// together; a failure fails the test.
+func CombinedOutput(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	Require(t, name)
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
