@@ -1,0 +1,165 @@
+package lvm
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fillVolumes writes distinct random bytes at every extent of every LV, as
+// lvm2 reports them, and returns each LV's expected content.
+func fillVolumes(d *lvmDisk, lvs map[string]*reportedLV) map[string][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := map[string][]byte{}
+	for key, lv := range lvs {
+		var content []byte
+		for _, r := range lv.ranges {
+			p := make([]byte, r.length)
+			for i := range p {
+				p[i] = byte(rng.Uint32())
+			}
+			d.writeAt(p, r.offset)
+			content = append(content, p...)
+		}
+		want[key] = content
+	}
+	return want
+}
+
+// readVolume reads an LV through the reader in chunks of an odd size, so
+// that reads straddle segment boundaries.
+func readVolume(t *testing.T, v *Volume) []byte {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 300007)
+	for off := int64(0); ; {
+		n, err := v.ReadAt(buf, off)
+		got = append(got, buf[:n]...)
+		off += int64(n)
+		if err == io.EOF {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("ReadAt(%d): %v", off, err)
+		}
+	}
+}
+
+func TestReadsTheLinearVolumesLVM2Wrote(t *testing.T) {
+	d := newLVMDisk(t, 20, 20, 4)
+	d.lvm("pvcreate", d.loop(1), d.loop(2))
+	// A dash in both names: /dev/mapper doubles them.
+	d.lvm("vgcreate", "-s", "1M", "rhel-vg", d.loop(1))
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "4M", "-n", "root", "rhel-vg")
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "3M", "-n", "home-data", "rhel-vg")
+	d.lvm("lvextend", "-L", "+2M", "rhel-vg/root") // a second segment, after home-data
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "2M", "-n", "swap", "rhel-vg")
+	d.lvm("vgextend", "rhel-vg", d.loop(2))
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "12M", "-n", "big", "rhel-vg", d.loop(2))
+	d.lvm("lvextend", "-L", "+5M", "rhel-vg/big", d.loop(1)) // across both PVs
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "1M", "-n", "last", "rhel-vg", d.loop(2))
+	reported := d.report()
+	if n := len(reported["rhel-vg/root"].ranges); n != 2 {
+		t.Fatalf("fixture: root has %d segments, want 2", n)
+	}
+	if len(reported["rhel-vg/big"].ranges) != 2 {
+		t.Fatalf("fixture: big must lie on both PVs: %+v", reported["rhel-vg/big"].ranges)
+	}
+	want := fillVolumes(d, reported)
+
+	// Partition 3 has no label and is passed over.
+	set := Scan(d.devices(1, 2, 3))
+	if len(set.Problems) != 0 {
+		t.Fatalf("problems on a healthy disk: %v", set.Problems)
+	}
+	if len(set.Groups) != 1 {
+		t.Fatalf("found %d groups, want 1", len(set.Groups))
+	}
+	vg := set.Groups[0]
+	if vg.Name != "rhel-vg" || vg.ExtentSize != 1<<20 {
+		t.Errorf("group %q with %d-byte extents, want rhel-vg with 1 MiB", vg.Name, vg.ExtentSize)
+	}
+	var names []string
+	for _, lv := range vg.LogicalVolumes {
+		names = append(names, lv.VGName+"/"+lv.Name)
+		rep := reported[lv.VGName+"/"+lv.Name]
+		if rep == nil {
+			t.Errorf("LV %s/%s is not one lvs reports", lv.VGName, lv.Name)
+			continue
+		}
+		if lv.UUID != rep.uuid || lv.Size != rep.size {
+			t.Errorf("LV %s: UUID %s size %d, lvs says %s and %d", lv.Name, lv.UUID, lv.Size, rep.uuid, rep.size)
+		}
+		if len(lv.Segments) != len(rep.ranges) {
+			t.Errorf("LV %s: %d segments, lvs says %d", lv.Name, len(lv.Segments), len(rep.ranges))
+		}
+		v, err := lv.Open()
+		if err != nil {
+			t.Errorf("Open(%s): %v", lv.Name, err)
+			continue
+		}
+		if got := readVolume(t, v); !bytes.Equal(got, want[lv.VGName+"/"+lv.Name]) {
+			t.Errorf("LV %s: content read back differs from what was written at its extents", lv.Name)
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"rhel-vg/big", "rhel-vg/home-data", "rhel-vg/last", "rhel-vg/root", "rhel-vg/swap"}) {
+		t.Errorf("LVs %v: want the newest metadata's five", names)
+	}
+
+	for _, name := range []string{"/dev/mapper/rhel--vg-home--data", "/dev/rhel-vg/home-data", "rhel-vg/home-data"} {
+		lv, err := set.Find(name)
+		if err != nil || lv.Name != "home-data" {
+			t.Errorf("Find(%q) = %v, %v; want home-data", name, lv, err)
+		}
+	}
+	if _, err := set.Find("rhel-vg/nothere"); err == nil || !strings.Contains(err.Error(), "nothere") {
+		t.Errorf("Find of a missing LV: %v, want an error naming it", err)
+	}
+}
+
+func TestAVolumeOnAPVNotOnTheDiskIsAnErrorNamingIt(t *testing.T) {
+	d := newLVMDisk(t, 8, 8)
+	d.lvm("pvcreate", d.loop(1), d.loop(2))
+	d.lvm("vgcreate", "-s", "1M", "vg", d.loop(1), d.loop(2))
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "2M", "-n", "here", "vg", d.loop(1))
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "9M", "-n", "spread", "vg")
+	pvUUID := strings.TrimSpace(d.lvm("pvs", "--noheadings", "-o", "pv_uuid", d.loop(2)))
+	pvUUID = pvUUID[strings.LastIndex(pvUUID, "\n")+1:]
+	pvUUID = strings.TrimSpace(pvUUID)
+
+	set := Scan(d.devices(1)) // partition 2 left out: another disk, say
+	here, err := set.Find("vg/here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Open(); err != nil {
+		t.Errorf("an LV wholly on the PV present must open: %v", err)
+	}
+	spread, err := set.Find("vg/spread")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = spread.Open()
+	if err == nil || !strings.Contains(err.Error(), pvUUID) || !strings.Contains(err.Error(), "spread") {
+		t.Errorf("Open(spread) = %v, want an error naming the LV and the missing PV %s", err, pvUUID)
+	}
+}
+
+func TestAStripedVolumeIsRefusedByName(t *testing.T) {
+	d := newLVMDisk(t, 8, 8)
+	d.lvm("pvcreate", d.loop(1), d.loop(2))
+	d.lvm("vgcreate", "-s", "1M", "vg", d.loop(1), d.loop(2))
+	d.lvm("lvcreate", "-an", "-Zn", "-i", "2", "-L", "2M", "-n", "fast", "vg")
+	lv, err := Scan(d.devices(1, 2)).Find("/dev/vg/fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lv.Open()
+	if err == nil || !strings.Contains(err.Error(), "vg/fast") || !strings.Contains(err.Error(), "striped") {
+		t.Errorf("Open(striped) = %v, want an error naming vg/fast and its type", err)
+	}
+}
