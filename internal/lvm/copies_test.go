@@ -61,7 +61,8 @@ func TestTheNewestValidMetadataCopyWinsAsInLVM2(t *testing.T) {
 	d.writeAt(stale, d.parts[1].start) // partition 2 now holds an older seqno
 	// Partition 1's copy has seqno 3 and lists "new"; partition 2's two
 	// copies are of seqno 2, before "new".
-	d.agree(Scan(d.devices(1, 2)), "vg new 3; vg old 3", 0)
+	// The stale partition first, so that order cannot decide.
+	d.agree(Scan(d.devices(2, 1)), "vg new 3; vg old 3", 0)
 
 	// The newest copy damaged: lvm2 falls back to the older valid ones.
 	d.corruptCurrentText(1, 4096)
