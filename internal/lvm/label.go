@@ -19,6 +19,9 @@ const (
 	initialCRC = 0xf597a6cf
 	// rawLocnIgnored marks a metadata area lvm2 was told not to use.
 	rawLocnIgnored = 1
+	// maxMetadataAreas is lvm2's limit of metadata areas per PV: one at
+	// its start and, optionally, one at its end.
+	maxMetadataAreas = 2
 	// maxMetadataBytes caps one copy of the text metadata; lvm2's own
 	// areas are 1 MiB by default and a group's text is a few KiB per LV.
 	maxMetadataBytes = 16 << 20
@@ -122,6 +125,9 @@ func decodeLabelSector(sector []byte, sectorNr uint64, devSize int64) (*Physical
 	mdas, _, err := readAreas(rest, devSize, pv.UUID, "metadata")
 	if err != nil {
 		return nil, err
+	}
+	if len(mdas) > maxMetadataAreas {
+		return nil, fmt.Errorf("PV %s: %d metadata areas, lvm2 writes at most %d", pv.UUID, len(mdas), maxMetadataAreas)
 	}
 	for _, a := range mdas {
 		pv.Copies = append(pv.Copies, metadataCopy{area: a})
