@@ -101,7 +101,7 @@ func decodeLabelSector(sector []byte, sectorNr uint64, devSize int64) (*Physical
 		return nil, fmt.Errorf("LVM label in sector %d says it is in sector %d", sectorNr, got)
 	}
 	if sum := crc(initialCRC, sector[20:]); sum != le.Uint32(sector[16:]) {
-		return nil, fmt.Errorf("LVM label in sector %d: checksum %#08x, want %#08x", sectorNr, le.Uint32(sector[16:]), sum)
+		return nil, fmt.Errorf("LVM label in sector %d: stored checksum %#08x does not match its content (%#08x)", sectorNr, le.Uint32(sector[16:]), sum)
 	}
 	if !bytes.Equal(sector[24:32], labelType) {
 		return nil, fmt.Errorf("LVM label of type %q, only %q is read", sector[24:32], labelType)

@@ -57,7 +57,7 @@ func readMetadataArea(r io.ReaderAt, a area) ([]byte, error) {
 		}
 	}
 	if sum := crc(initialCRC, text); sum != loc.checksum {
-		return nil, fmt.Errorf("text checksum %#08x, want %#08x", loc.checksum, sum)
+		return nil, fmt.Errorf("text: stored checksum %#08x does not match its content (%#08x)", loc.checksum, sum)
 	}
 	return bytes.TrimRight(text, "\x00"), nil
 }
@@ -71,7 +71,7 @@ func decodeMetadataHeader(hdr []byte, a area) (rawLocation, error) {
 		return rawLocation{}, errors.New("no metadata area header (bad magic)")
 	}
 	if sum := crc(initialCRC, hdr[4:]); sum != le.Uint32(hdr) {
-		return rawLocation{}, fmt.Errorf("header checksum %#08x, want %#08x", le.Uint32(hdr), sum)
+		return rawLocation{}, fmt.Errorf("header: stored checksum %#08x does not match its content (%#08x)", le.Uint32(hdr), sum)
 	}
 	if v := le.Uint32(hdr[20:]); v != 1 {
 		return rawLocation{}, fmt.Errorf("metadata area version %d, only 1 is read", v)
