@@ -68,13 +68,13 @@ func (p *parser) errorf(format string, args ...any) error {
 // skipSpace skips whitespace and comments, counting lines.
 func (p *parser) skipSpace() {
 	for p.pos < len(p.text) {
-		switch c := p.text[p.pos]; {
-		case c == '\n':
+		switch p.text[p.pos] {
+		case '\n':
 			p.line++
 			p.pos++
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v':
+		case ' ', '\t', '\r', '\f', '\v':
 			p.pos++
-		case c == '#':
+		case '#':
 			for p.pos < len(p.text) && p.text[p.pos] != '\n' {
 				p.pos++
 			}

@@ -2,6 +2,7 @@ package lvm
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -39,7 +40,7 @@ func readVolume(t *testing.T, v *Volume) []byte {
 		n, err := v.ReadAt(buf, off)
 		got = append(got, buf[:n]...)
 		off += int64(n)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return got
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package lvm
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestDamagedLabelsAndHeadersAreErrors(t *testing.T) {
 	if set := scanBytes(realPV(t)); len(set.Groups) != 1 || len(set.Problems) != 0 {
 		t.Fatalf("the undamaged seed: %d groups, %v", len(set.Groups), set.Problems)
 	}
-	if _, err := ReadPhysicalVolume(Device{Name: "zeros", R: bytes.NewReader(make([]byte, 8192)), Size: 8192}); err != ErrNoLabel {
+	if _, err := ReadPhysicalVolume(Device{Name: "zeros", R: bytes.NewReader(make([]byte, 8192)), Size: 8192}); !errors.Is(err, ErrNoLabel) {
 		t.Errorf("a device without a label: %v, want ErrNoLabel", err)
 	}
 }
