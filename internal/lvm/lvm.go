@@ -44,9 +44,22 @@ type VolumeGroup struct {
 	ExtentSize int64 // bytes
 	// LogicalVolumes are the visible LVs, in metadata order.
 	LogicalVolumes []*LogicalVolume
+	// PhysicalVolumes are the group's PVs, in metadata order, with the
+	// devices they were found on.
+	PhysicalVolumes []GroupPV
 
 	pvs     []pvRecord
 	devices map[string]*PhysicalVolume // by UUID without dashes
+}
+
+// GroupPV is a physical volume of a group.
+type GroupPV struct {
+	UUID string
+	// DeviceHint is the device lvm2 last saw it on (/dev/sda3): only a hint,
+	// for messages.
+	DeviceHint string
+	// Device is the scanned device it is on; "" when it was not found.
+	Device string
 }
 
 // Set is what a scan of a disk's devices found.
@@ -118,6 +131,13 @@ func assemble(g *groupMetadata, pvs []*PhysicalVolume, set *Set) *VolumeGroup {
 			}
 			vg.devices[key] = pv
 		}
+	}
+	for _, rec := range g.pvs {
+		gpv := GroupPV{UUID: rec.uuid, DeviceHint: rec.device}
+		if pv := vg.devices[bareUUID(rec.uuid)]; pv != nil {
+			gpv.Device = pv.dev.Name
+		}
+		vg.PhysicalVolumes = append(vg.PhysicalVolumes, gpv)
 	}
 	for _, lv := range vg.LogicalVolumes {
 		lv.group = vg

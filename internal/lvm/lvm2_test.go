@@ -5,9 +5,15 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/ext4"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // fillVolumes writes distinct random bytes at every extent of every LV, as
@@ -70,6 +76,7 @@ func TestReadsTheLinearVolumesLVM2Wrote(t *testing.T) {
 		t.Fatalf("fixture: big must lie on both PVs: %+v", reported["rhel-vg/big"].ranges)
 	}
 	want := fillVolumes(d, reported)
+	fileContent := putExt4(t, d, reported["rhel-vg/root"], want)
 
 	// Partition 3 has no label and is passed over.
 	set := Scan(d.devices(1, 2, 3))
@@ -82,6 +89,13 @@ func TestReadsTheLinearVolumesLVM2Wrote(t *testing.T) {
 	vg := set.Groups[0]
 	if vg.Name != "rhel-vg" || vg.ExtentSize != 1<<20 {
 		t.Errorf("group %q with %d-byte extents, want rhel-vg with 1 MiB", vg.Name, vg.ExtentSize)
+	}
+	var pvDevices []string
+	for _, pv := range vg.PhysicalVolumes {
+		pvDevices = append(pvDevices, pv.Device)
+	}
+	if !slices.Equal(pvDevices, []string{"partition 1", "partition 2"}) {
+		t.Errorf("PVs found on %q, want partitions 1 and 2", pvDevices)
 	}
 	var names []string
 	for _, lv := range vg.LogicalVolumes {
@@ -109,6 +123,19 @@ func TestReadsTheLinearVolumesLVM2Wrote(t *testing.T) {
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"rhel-vg/big", "rhel-vg/home-data", "rhel-vg/last", "rhel-vg/root", "rhel-vg/swap"}) {
 		t.Errorf("LVs %v: want the newest metadata's five", names)
+	}
+
+	// The filesystem on root, across its two segments, reads through.
+	root, err := set.Find("/dev/mapper/rhel--vg-root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := root.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readFileOnExt4(t, v, "/data"); !bytes.Equal(got, fileContent) {
+		t.Error("the file on root's ext4, read through the LV, differs from what mkfs.ext4 stored")
 	}
 
 	for _, name := range []string{"/dev/mapper/rhel--vg-home--data", "/dev/rhel-vg/home-data", "rhel-vg/home-data"} {
@@ -163,4 +190,58 @@ func TestAStripedVolumeIsRefusedByName(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "vg/fast") || !strings.Contains(err.Error(), "striped") {
 		t.Errorf("Open(striped) = %v, want an error naming vg/fast and its type", err)
 	}
+}
+
+// putExt4 makes an ext4 image the size of the LV holding a 4 MiB file of
+// random bytes (so that it spans the LV's segments), writes it at the LV's
+// extents and returns the file's content.
+func putExt4(t *testing.T, d *lvmDisk, lv *reportedLV, want map[string][]byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	content := make([]byte, 4<<20)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range content {
+		content[i] = byte(rng.Uint32())
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tree"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tree", "data"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "root.img")
+	testtool.CombinedOutput(t, "mkfs.ext4", "-q", "-F", "-d", filepath.Join(dir, "tree"), img, strconv.FormatInt(lv.size>>10, 10)+"k")
+	fs, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := fs
+	for _, r := range lv.ranges {
+		d.writeAt(rest[:r.length], r.offset)
+		rest = rest[r.length:]
+	}
+	want[lv.vg+"/"+lv.name] = fs
+	return content
+}
+
+// readFileOnExt4 reads a file of the ext4 filesystem on a volume.
+func readFileOnExt4(t *testing.T, v *Volume, path string) []byte {
+	t.Helper()
+	fs, err := ext4.Open(v, v.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino, err := fs.Lookup(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.OpenFile(ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, f.Size())
+	if _, err := f.ReadAt(p, 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return p
 }
