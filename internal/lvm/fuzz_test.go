@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -107,8 +108,17 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add([]byte(`vg { id = "x" seqno = 1 extent_size = 8 physical_volumes { pv0 { id = "p" pe_start = 8 pe_count = 4 } }
 logical_volumes { lv { id = "l" status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 1 type = "thin" } } } }`))
 	f.Add([]byte(`a = [ "e\"sc\\aped", -1, 1.5 ] # comment` + "\n" + `b { c { d = 'q' } }`))
+	f.Add([]byte(strings.Repeat("a {\n", maxConfigDepth+2)))
+	f.Add([]byte(groupText(`segment1 { start_extent = 0 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["pv0", 0] }
+		segment2 { start_extent = 3 extent_count = 2 type = "striped" stripe_count = 1 stripes = ["pv0", 5] }`)))
+	f.Add([]byte(groupText(`segment1 { start_extent = 9007199254740992 extent_count = 9007199254740992 type = "striped" stripe_count = 1 stripes = ["pv0", 9007199254740992] }`)))
 	f.Fuzz(func(t *testing.T, text []byte) {
-		_, _ = decodeMetadata(text)
+		if g, err := decodeMetadata(text); err == nil {
+			vg := assemble(g, nil, &Set{})
+			for _, lv := range vg.LogicalVolumes {
+				_, _ = lv.Open()
+			}
+		}
 	})
 }
 
