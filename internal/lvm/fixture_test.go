@@ -33,9 +33,38 @@ type partition struct {
 const mib = 1 << 20
 
 // newLVMDisk makes an image with GPT partitions of the given sizes (MiB),
-// each attached to a loop device (partition scanning does not work on this
-// machine's loop devices, so each partition gets its own, by offset).
+// each attached to a loop device.
 func newLVMDisk(t *testing.T, partMiB ...int64) *lvmDisk {
+	t.Helper()
+	d := setUpLVM(t)
+	total := int64(2)
+	args := []string{}
+	start := int64(1)
+	for i, n := range partMiB {
+		args = append(args, fmt.Sprintf("-n%d:%d:%d", i+1, start*mib/512, (start+n)*mib/512-1))
+		d.parts = append(d.parts, partition{start: start * mib, size: n * mib})
+		start += n
+		total += n
+	}
+	testtool.Output(t, "truncate", "-s", strconv.FormatInt(total*mib, 10), d.path)
+	testtool.Output(t, "sgdisk", append(args, d.path)...)
+	d.attach()
+	return d
+}
+
+// newWholeDiskPV makes an image without a partition table, to be a PV as a
+// whole (its one "partition" is the whole disk).
+func newWholeDiskPV(t *testing.T, sizeMiB int64) *lvmDisk {
+	t.Helper()
+	d := setUpLVM(t)
+	testtool.Output(t, "truncate", "-s", strconv.FormatInt(sizeMiB*mib, 10), d.path)
+	d.parts = []partition{{start: 0, size: sizeMiB * mib}}
+	d.attach()
+	return d
+}
+
+// setUpLVM points lvm2 at a configuration of its own for this test.
+func setUpLVM(t *testing.T) *lvmDisk {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("lvm2 needs loop devices: run this test as root, as CI does")
@@ -59,26 +88,20 @@ backup { backup = 0 archive = 0 }
 	}
 	t.Setenv("LVM_SYSTEM_DIR", conf)
 	t.Setenv("LVM_SUPPRESS_FD_WARNINGS", "1")
-	d := &lvmDisk{t: t, path: filepath.Join(dir, "disk.img")}
-	total := int64(2)
-	args := []string{}
-	start := int64(1)
-	for i, n := range partMiB {
-		args = append(args, fmt.Sprintf("-n%d:%d:%d", i+1, start*mib/512, (start+n)*mib/512-1))
-		d.parts = append(d.parts, partition{start: start * mib, size: n * mib})
-		start += n
-		total += n
-	}
-	testtool.Output(t, "truncate", "-s", strconv.FormatInt(total*mib, 10), d.path)
-	testtool.Output(t, "sgdisk", append(args, d.path)...)
+	return &lvmDisk{t: t, path: filepath.Join(dir, "disk.img")}
+}
+
+// attach gives each partition a loop device of its own (partition scanning
+// does not work on this machine's loop devices).
+func (d *lvmDisk) attach() {
+	d.t.Helper()
 	for i := range d.parts {
 		p := &d.parts[i]
-		p.loop = strings.TrimSpace(testtool.Output(t, "losetup", "-f", "--show",
+		p.loop = strings.TrimSpace(testtool.Output(d.t, "losetup", "-f", "--show",
 			"-o", strconv.FormatInt(p.start, 10), "--sizelimit", strconv.FormatInt(p.size, 10), d.path))
 		loop := p.loop
-		t.Cleanup(func() { testtool.Output(t, "losetup", "-d", loop) })
+		d.t.Cleanup(func() { testtool.Output(d.t, "losetup", "-d", loop) })
 	}
-	return d
 }
 
 // lvm runs an lvm2 command restricted to this disk's loop devices.

@@ -149,6 +149,29 @@ func TestReadsTheLinearVolumesLVM2Wrote(t *testing.T) {
 	}
 }
 
+func TestReadsAWholeDiskPV(t *testing.T) {
+	d := newWholeDiskPV(t, 16)
+	d.lvm("pvcreate", d.loop(1))
+	d.lvm("vgcreate", "vg", d.loop(1)) // lvm2's default 4 MiB extents
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "4M", "-n", "one", "vg")
+	d.lvm("lvcreate", "-an", "-Zn", "-L", "8M", "-n", "two", "vg")
+	want := fillVolumes(d, d.report())
+	set := Scan(d.devices(1))
+	for _, key := range []string{"vg/one", "vg/two"} {
+		lv, err := set.Find(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := lv.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readVolume(t, v); !bytes.Equal(got, want[key]) {
+			t.Errorf("LV %s: content read back differs from what was written at its extents", key)
+		}
+	}
+}
+
 func TestAVolumeOnAPVNotOnTheDiskIsAnErrorNamingIt(t *testing.T) {
 	d := newLVMDisk(t, 8, 8)
 	d.lvm("pvcreate", d.loop(1), d.loop(2))
