@@ -26,7 +26,7 @@ apt_packages=(
 	tar gzip pigz attr acl libcap2-bin
 	util-linux openssh-client
 	python3 dash shellcheck rpm xorriso genisoimage
-	nbdkit libnbd-bin fuse2fs
+	nbdkit libnbd-bin fuse2fs lvm2
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }

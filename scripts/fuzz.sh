@@ -25,6 +25,8 @@ budget_for() {
 	FuzzFAT) echo 60000x ;;
 	FuzzOpenQcow2) echo 8000x ;;
 	FuzzQcow2ClusterMap) echo 60000x ;;
+	FuzzReadPhysicalVolume) echo 80000x ;;
+	FuzzParseMetadata) echo 150000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"
