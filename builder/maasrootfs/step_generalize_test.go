@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 func preparedConfig(t *testing.T, set map[string]interface{}) *Config {
@@ -54,8 +56,6 @@ func TestGeneralizeScript(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			script, err := preparedConfig(t, tc.set).generalizeScript()
 			require.NoError(t, err)
-			out, err := exec.Command("dash", "-n", "-c", string(script)).CombinedOutput()
-			require.NoError(t, err, "dash -n: %s\n%s", out, script)
 			for _, w := range tc.want {
 				assert.Contains(t, string(script), w)
 			}
@@ -63,6 +63,11 @@ func TestGeneralizeScript(t *testing.T) {
 				assert.NotContains(t, string(script), w)
 			}
 			assert.True(t, strings.HasSuffix(string(script), "say \"generalized\"\nshutdown -P now\n"), "power-off must come last, after the marker")
+			t.Run("dash", func(t *testing.T) {
+				testtool.Require(t, "dash")
+				out, err := exec.Command("dash", "-n", "-c", string(script)).CombinedOutput()
+				require.NoError(t, err, "dash -n: %s\n%s", out, script)
+			})
 		})
 	}
 }
@@ -107,6 +112,7 @@ func TestExtraUserDataProxies(t *testing.T) {
 // every other message shows, and a failure stops the script with
 // userdel's exit status and all its output.
 func TestGeneralizeUserdelOutput(t *testing.T) {
+	testtool.Require(t, "dash")
 	var fragment strings.Builder
 	require.NoError(t, generalizeTemplate.ExecuteTemplate(&fragment, "userdel", "builder"))
 	busy := "userdel: user builder is currently used by process 1234"
@@ -154,6 +160,7 @@ func TestGeneralizeUserdelOutput(t *testing.T) {
 // stand-ins for /etc/environment and apt's proxy file: the lines the build
 // added go, the image's own stay (a proxy of its own included), in order.
 func TestGeneralizeProxyRemoval(t *testing.T) {
+	testtool.Require(t, "dash")
 	c := preparedConfig(t, map[string]interface{}{"http_proxy": "http://p:3128", "no_proxy": "localhost"})
 	dir := t.TempDir()
 	environ, apt := filepath.Join(dir, "environment"), filepath.Join(dir, "90packer-maas-proxy")
@@ -223,6 +230,7 @@ func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
 // emptied as in the tarball (internal/tarball's rules), keeping their mode,
 // and each skip_generalize name keeps its own.
 func TestGeneralizeTraces(t *testing.T) {
+	testtool.Require(t, "dash")
 	gone := map[string][]string{
 		"network-config": {"etc/netplan/50-cloud-init.yaml", "etc/network/interfaces.d/50-cloud-init",
 			"etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection",

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // qcow2File makes a real, empty qcow2 image.
@@ -68,6 +69,7 @@ func TestInputImageChoice(t *testing.T) {
 // os-release and a real amd64 ELF program.
 func ext4Disk(t *testing.T) string {
 	t.Helper()
+	testtool.Require(t, "mkfs.ext4")
 	tree := filepath.Join(t.TempDir(), "root")
 	require.NoError(t, os.MkdirAll(filepath.Join(tree, "etc"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(tree, "usr/bin"), 0o755))

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // localComm is a communicator whose "guest" is this host: commands run
@@ -77,7 +78,8 @@ func (c *localComm) DownloadDir(string, string, []string) error {
 // and must find the package installed here too).
 func newImage(t *testing.T) string {
 	t.Helper()
-	require.Equal(t, 0, os.Geteuid(), "the provisioner makes root-owned files: run this test as root, as CI does")
+	testtool.RequireRoot(t) // the provisioner makes root-owned files
+	testtool.Require(t, "sh", "dpkg-query")
 	root := t.TempDir()
 	write(t, filepath.Join(root, "etc/os-release"), "ID=debian\nVERSION_CODENAME=bookworm\n", 0o644)
 	write(t, filepath.Join(root, "usr/bin/cloud-init"), "#!/bin/sh\n", 0o755)

@@ -2,7 +2,9 @@
 // built from this module, the way a user's machine would: the plugin is
 // installed into a private PACKER_PLUGIN_PATH with the file names `packer
 // init` uses, and templates run through `packer init`, `validate` and
-// `build`. Tests that use it need stock Packer (scripts/bootstrap.sh packer).
+// `build`. Tests that use it need stock Packer (scripts/bootstrap.sh packer)
+// and belong to the acceptance tier: they skip unless PACKER_ACC is set
+// (see testtool).
 package packertest
 
 import (
@@ -20,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // PluginSource is the address users give `packer init`.
@@ -51,6 +55,7 @@ func ModuleRoot(t testing.TB) string {
 // scripts/bootstrap.sh put in .tools/bin.
 func Packer(t testing.TB) string {
 	t.Helper()
+	testtool.RequireAcceptance(t, "stock Packer")
 	if p := os.Getenv("PACKER_BIN"); p != "" {
 		return p
 	}
@@ -72,6 +77,7 @@ var plugin struct {
 // binary's path and the version its `describe` reports.
 func PluginBinary(t testing.TB) (path, version string) {
 	t.Helper()
+	testtool.RequireAcceptance(t, "the plugin binary (go build)")
 	plugin.once.Do(func() {
 		plugin.path, plugin.version, plugin.err = buildPlugin(ModuleRoot(t))
 	})
