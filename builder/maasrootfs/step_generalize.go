@@ -12,6 +12,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 	"github.com/c34478be/packer-plugin-maas/internal/guestcmd"
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 )
 
 // generalizedMarker is the line the script prints once the image is
@@ -43,21 +44,13 @@ func (s *stepGeneralize) Run(ctx context.Context, state multistep.StateBag) mult
 	case err != nil:
 		return halt(state, fmt.Errorf("generalizing the image: %w", err))
 	default:
-		return halt(state, fmt.Errorf("generalizing the image failed (exit %d): %s", code, lastLine(out)))
+		return halt(state, fmt.Errorf("generalizing the image failed (exit %d): %s", code, lines.Last(out, 1)))
 	}
 	return multistep.ActionContinue
 }
 
 // Cleanup has nothing to do.
 func (s *stepGeneralize) Cleanup(multistep.StateBag) {}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
 
 // generalizeScript is the root shell script for this build's settings.
 func (c *Config) generalizeScript() ([]byte, error) {

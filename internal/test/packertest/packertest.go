@@ -23,6 +23,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
@@ -256,16 +257,7 @@ func (e *Env) MustRun(args ...string) Result {
 	res := e.Run(args...)
 	if res.ExitCode != 0 {
 		e.t.Fatalf("packer %s exited %d\n--- output\n%s\n--- log tail\n%s",
-			strings.Join(args, " "), res.ExitCode, res.Output, Tail(res.Log(), 60))
+			strings.Join(args, " "), res.ExitCode, res.Output, lines.Last(res.Log(), 60))
 	}
 	return res
-}
-
-// Tail returns the last n lines of s.
-func Tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

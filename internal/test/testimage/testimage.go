@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
@@ -70,7 +71,7 @@ func build() (string, error) {
 	cmd := exec.Command("bash", filepath.Join(root, script))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s failed: %v; its last output:\n%s", script, err, tail(stderr.String(), stderrTailLines))
+		return "", fmt.Errorf("%s failed: %v; its last output:\n%s", script, err, lines.Last(stderr.String(), stderrTailLines))
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	path := lines[len(lines)-1]
@@ -97,12 +98,4 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func tail(text string, n int) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
