@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakecomm"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
@@ -190,8 +191,8 @@ func TestGeneralizeProxyRemoval(t *testing.T) {
 }
 
 func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
-	comm := &guestCommands{answers: map[string]guestAnswer{
-		"sudo -n sh -s": {3, "removing the build user\nuserdel: user packer-maas is currently used by process 1\n", ""},
+	comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
+		"sudo -n sh -s": {Code: 3, Stdout: "removing the build user\nuserdel: user packer-maas is currently used by process 1\n"},
 	}}
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
@@ -210,8 +211,8 @@ func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
 // status as the guest powers off.
 func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
 	chatter := strings.Repeat("Removing linux-image-6.1.0-28-cloud-amd64 (6.1.119-1) ...\n", (300<<10)/58)
-	comm := &guestCommands{answers: map[string]guestAnswer{
-		"sudo -n sh -s": {packersdk.CmdDisconnect, chatter + generalizedMarker + "\n", ""},
+	comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
+		"sudo -n sh -s": {Code: packersdk.CmdDisconnect, Stdout: chatter + generalizedMarker + "\n"},
 	}}
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
