@@ -57,6 +57,7 @@ func assertOwnedByRoot(t *testing.T, path string, mode fs.FileMode) {
 }
 
 func TestInstallKernelScriptLeavesAnInstalledPackage(t *testing.T) {
+	testtool.Require(t, "sh", "dpkg-query")
 	// coreutils is installed on every Debian host: the script must see that
 	// and never reach apt-get.
 	out, err := exec.Command("sh", "-c", InstallKernelScript("coreutils")).CombinedOutput()
@@ -70,6 +71,7 @@ func TestInstallKernelScriptQuotesThePackage(t *testing.T) {
 }
 
 func TestProbeScript(t *testing.T) {
+	testtool.Require(t, "sh")
 	root := newFakeRoot(t, "")
 	root.write("usr/lib/os-release", rockyOSRelease, 0o644)
 	out, err := exec.Command("sh", "-c", ProbeScript(root.dir)).CombinedOutput()

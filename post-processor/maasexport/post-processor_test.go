@@ -20,6 +20,7 @@ import (
 // qcow2File makes a real, empty qcow2 image.
 func qcow2File(t *testing.T, dir, name string) string {
 	t.Helper()
+	testtool.Require(t, "qemu-img")
 	p := filepath.Join(dir, name)
 	out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", p, "16M").CombinedOutput()
 	require.NoError(t, err, "qemu-img (Debian package qemu-utils): %s", out)
