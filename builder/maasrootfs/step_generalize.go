@@ -94,6 +94,7 @@ say "removing the image's kernel packages"
 command -v dpkg-query >/dev/null || { echo "remove_kernel needs a dpkg-based image" >&2; exit 1; }
 kernels=$(dpkg-query -W -f '${Package} ${db:Status-Status}\n' 'linux-image-*' 'linux-modules-*' 'linux-headers-*' 'linux-virtual' 'linux-generic*' 'linux-kvm' 'linux-cloud-tools-*' 'linux-tools-*' 2>/dev/null | awk '$2 == "installed" {print $1}')
 if [ -n "$kernels" ]; then
+	# shellcheck disable=SC2086 # one word per package
 	DEBIAN_FRONTEND=noninteractive apt-get -y -q purge $kernels
 fi
 {{- end}}

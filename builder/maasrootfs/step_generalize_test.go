@@ -64,10 +64,14 @@ func TestGeneralizeScript(t *testing.T) {
 				assert.NotContains(t, string(script), w)
 			}
 			assert.True(t, strings.HasSuffix(string(script), "say \"generalized\"\nshutdown -P now\n"), "power-off must come last, after the marker")
-			t.Run("dash", func(t *testing.T) {
-				testtool.Require(t, "dash")
+			t.Run("dash and shellcheck", func(t *testing.T) {
+				testtool.Require(t, "dash", "shellcheck")
 				out, err := exec.Command("dash", "-n", "-c", string(script)).CombinedOutput()
 				require.NoError(t, err, "dash -n: %s\n%s", out, script)
+				check := exec.Command("shellcheck", "--shell=sh", "-")
+				check.Stdin = bytes.NewReader(script)
+				out, err = check.CombinedOutput()
+				require.NoError(t, err, "shellcheck:\n%s\n%s", out, script)
 			})
 		})
 	}
