@@ -34,7 +34,7 @@ func Acceptance() bool { return os.Getenv(AcceptanceEnv) != "" }
 func RequireAcceptance(t testing.TB, needs string) {
 	t.Helper()
 	if !Acceptance() {
-		t.Skipf("needs %s: set %s=1 to run it (make test does)", needs, AcceptanceEnv)
+		t.Skipf("needs %s: set %s=1 to run it, as make test and make e2e do", needs, AcceptanceEnv)
 	}
 }
 
