@@ -20,6 +20,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
@@ -155,7 +156,7 @@ func TestCurtinHookThroughStockQemuBuilder(t *testing.T) {
 	if !onlyTheLastPostProcessorFailed {
 		console, _ := os.ReadFile(filepath.Join(env.Dir, "console.log"))
 		t.Fatalf("packer build exited %d, not with shell-local's error alone\n--- output\n%s\n--- serial console tail\n%s",
-			res.ExitCode, res.Output, packertest.Tail(string(console), 30))
+			res.ExitCode, res.Output, lines.Last(string(console), 30))
 	}
 	assertDefaultExportsSurvive(t, env.Dir, res)
 

@@ -59,8 +59,9 @@ packer_ok() {
 	local v
 	v="$("$1" version 2>/dev/null | head -n1 | sed -n 's/^Packer v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')"
 	[ -n "$v" ] || return 1
-	set -- $v
-	[ "$1" -gt 1 ] || { [ "$1" -eq 1 ] && [ "$2" -ge 9 ]; }
+	local major minor
+	read -r major minor <<<"$v"
+	[ "$major" -gt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -ge 9 ]; }
 }
 
 install_packer() {

@@ -105,6 +105,7 @@ mirror=("$sources")
 log "mmdebstrap ${suite} (${arch}) into ${root}"
 # The essential hook runs before the kernel is installed: initramfs-tools must
 # see FSTYPE=ext4, else the initrd has no fsck for the root file system.
+# shellcheck disable=SC2016 # the hooks' $1 is for mmdebstrap's shell
 mmdebstrap --mode=root --variant=minbase --format=directory \
 	--architectures="$arch" \
 	--include="$(IFS=,; printf '%s' "${packages[*]}")" \
@@ -136,7 +137,9 @@ rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/log/*
 
 # --- 3. Unified Kernel Image ----------------------------------------------------
 kernels=("$root"/boot/vmlinuz-*)
-[ "${#kernels[@]}" -eq 1 ] && [ -f "${kernels[0]}" ] || die "expected one kernel in ${root}/boot, found: ${kernels[*]}"
+if [ "${#kernels[@]}" -ne 1 ] || [ ! -f "${kernels[0]}" ]; then
+	die "expected one kernel in ${root}/boot, found: ${kernels[*]}"
+fi
 kver="${kernels[0]##*/vmlinuz-}"
 initrd="$root/boot/initrd.img-${kver}"
 [ -f "$initrd" ] || die "no initrd for kernel ${kver} at ${initrd}"

@@ -9,6 +9,9 @@
 # target runs in about 10 s on two quiet cores. `scripts/fuzz.sh 5m` (or
 # `make fuzz FUZZ_BUDGET=5m`) gives every target the one budget instead.
 set -euo pipefail
+# The seeds made with host tools (mkfs, qemu-img) belong to the acceptance
+# tier; fuzzing always wants them, and fails when a tool is missing.
+export PACKER_ACC="${PACKER_ACC:-1}"
 
 budget_override="${1:-}"
 default_budget=20000x

@@ -9,12 +9,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // releaseVersion runs scripts/release-version.sh, goreleaser's before hook,
 // on a checkout holding versionGo and changelog.
 func releaseVersion(t *testing.T, versionGo, changelog string, args ...string) (string, error) {
 	t.Helper()
+	testtool.Require(t, "bash")
 	root := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(root, "version"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "version", "version.go"), []byte(versionGo), 0o644))

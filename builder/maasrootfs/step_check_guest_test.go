@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakecomm"
 )
 
 // TestCheckGuestRemoveKernel checks that remove_kernel on an image
@@ -31,8 +32,8 @@ func TestCheckGuestRemoveKernel(t *testing.T) {
 		{"remove_kernel off", false, 1, multistep.ActionContinue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			comm := &guestCommands{answers: map[string]guestAnswer{
-				"command -v dpkg-query": {tc.dpkgStatus, map[bool]string{true: "/usr/bin/dpkg-query\n"}[tc.dpkgStatus == 0], ""},
+			comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
+				"command -v dpkg-query": {Code: tc.dpkgStatus, Stdout: map[bool]string{true: "/usr/bin/dpkg-query\n"}[tc.dpkgStatus == 0]},
 			}}
 			var ui bytes.Buffer
 			state := new(multistep.BasicStateBag)
@@ -41,7 +42,7 @@ func TestCheckGuestRemoveKernel(t *testing.T) {
 			state.Put("communicator", comm)
 			assert.Equal(t, tc.want, (&stepCheckGuest{}).Run(context.Background(), state))
 			if !tc.removeKernel {
-				assert.Empty(t, comm.ran)
+				assert.Empty(t, comm.Ran())
 			}
 			if tc.want == multistep.ActionHalt {
 				require.ErrorContains(t, state.Get("error").(error), "remove_kernel needs a dpkg-based image")

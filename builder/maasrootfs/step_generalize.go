@@ -12,6 +12,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 	"github.com/c34478be/packer-plugin-maas/internal/guestcmd"
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 )
 
 // generalizedMarker is the line the script prints once the image is
@@ -43,21 +44,13 @@ func (s *stepGeneralize) Run(ctx context.Context, state multistep.StateBag) mult
 	case err != nil:
 		return halt(state, fmt.Errorf("generalizing the image: %w", err))
 	default:
-		return halt(state, fmt.Errorf("generalizing the image failed (exit %d): %s", code, lastLine(out)))
+		return halt(state, fmt.Errorf("generalizing the image failed (exit %d): %s", code, lines.Last(out, 1)))
 	}
 	return multistep.ActionContinue
 }
 
 // Cleanup has nothing to do.
 func (s *stepGeneralize) Cleanup(multistep.StateBag) {}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
 
 // generalizeScript is the root shell script for this build's settings.
 func (c *Config) generalizeScript() ([]byte, error) {
@@ -101,6 +94,7 @@ say "removing the image's kernel packages"
 command -v dpkg-query >/dev/null || { echo "remove_kernel needs a dpkg-based image" >&2; exit 1; }
 kernels=$(dpkg-query -W -f '${Package} ${db:Status-Status}\n' 'linux-image-*' 'linux-modules-*' 'linux-headers-*' 'linux-virtual' 'linux-generic*' 'linux-kvm' 'linux-cloud-tools-*' 'linux-tools-*' 2>/dev/null | awk '$2 == "installed" {print $1}')
 if [ -n "$kernels" ]; then
+	# shellcheck disable=SC2086 # one word per package
 	DEBIAN_FRONTEND=noninteractive apt-get -y -q purge $kernels
 fi
 {{- end}}

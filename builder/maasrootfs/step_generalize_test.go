@@ -16,6 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakecomm"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 func preparedConfig(t *testing.T, set map[string]interface{}) *Config {
@@ -54,8 +57,6 @@ func TestGeneralizeScript(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			script, err := preparedConfig(t, tc.set).generalizeScript()
 			require.NoError(t, err)
-			out, err := exec.Command("dash", "-n", "-c", string(script)).CombinedOutput()
-			require.NoError(t, err, "dash -n: %s\n%s", out, script)
 			for _, w := range tc.want {
 				assert.Contains(t, string(script), w)
 			}
@@ -63,6 +64,15 @@ func TestGeneralizeScript(t *testing.T) {
 				assert.NotContains(t, string(script), w)
 			}
 			assert.True(t, strings.HasSuffix(string(script), "say \"generalized\"\nshutdown -P now\n"), "power-off must come last, after the marker")
+			t.Run("dash and shellcheck", func(t *testing.T) {
+				testtool.Require(t, "dash", "shellcheck")
+				out, err := exec.Command("dash", "-n", "-c", string(script)).CombinedOutput()
+				require.NoError(t, err, "dash -n: %s\n%s", out, script)
+				check := exec.Command("shellcheck", "--shell=sh", "-")
+				check.Stdin = bytes.NewReader(script)
+				out, err = check.CombinedOutput()
+				require.NoError(t, err, "shellcheck:\n%s\n%s", out, script)
+			})
 		})
 	}
 }
@@ -107,6 +117,7 @@ func TestExtraUserDataProxies(t *testing.T) {
 // every other message shows, and a failure stops the script with
 // userdel's exit status and all its output.
 func TestGeneralizeUserdelOutput(t *testing.T) {
+	testtool.Require(t, "dash")
 	var fragment strings.Builder
 	require.NoError(t, generalizeTemplate.ExecuteTemplate(&fragment, "userdel", "builder"))
 	busy := "userdel: user builder is currently used by process 1234"
@@ -154,6 +165,7 @@ func TestGeneralizeUserdelOutput(t *testing.T) {
 // stand-ins for /etc/environment and apt's proxy file: the lines the build
 // added go, the image's own stay (a proxy of its own included), in order.
 func TestGeneralizeProxyRemoval(t *testing.T) {
+	testtool.Require(t, "dash")
 	c := preparedConfig(t, map[string]interface{}{"http_proxy": "http://p:3128", "no_proxy": "localhost"})
 	dir := t.TempDir()
 	environ, apt := filepath.Join(dir, "environment"), filepath.Join(dir, "90packer-maas-proxy")
@@ -183,8 +195,8 @@ func TestGeneralizeProxyRemoval(t *testing.T) {
 }
 
 func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
-	comm := &guestCommands{answers: map[string]guestAnswer{
-		"sudo -n sh -s": {3, "removing the build user\nuserdel: user packer-maas is currently used by process 1\n", ""},
+	comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
+		"sudo -n sh -s": {Code: 3, Stdout: "removing the build user\nuserdel: user packer-maas is currently used by process 1\n"},
 	}}
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
@@ -203,8 +215,8 @@ func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
 // status as the guest powers off.
 func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
 	chatter := strings.Repeat("Removing linux-image-6.1.0-28-cloud-amd64 (6.1.119-1) ...\n", (300<<10)/58)
-	comm := &guestCommands{answers: map[string]guestAnswer{
-		"sudo -n sh -s": {packersdk.CmdDisconnect, chatter + generalizedMarker + "\n", ""},
+	comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
+		"sudo -n sh -s": {Code: packersdk.CmdDisconnect, Stdout: chatter + generalizedMarker + "\n"},
 	}}
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
@@ -223,6 +235,7 @@ func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
 // emptied as in the tarball (internal/tarball's rules), keeping their mode,
 // and each skip_generalize name keeps its own.
 func TestGeneralizeTraces(t *testing.T) {
+	testtool.Require(t, "dash")
 	gone := map[string][]string{
 		"network-config": {"etc/netplan/50-cloud-init.yaml", "etc/network/interfaces.d/50-cloud-init",
 			"etc/NetworkManager/system-connections/cloud-init-eth0.nmconnection",

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 )
 
 // Names of the readiness checks, as `skip_checks` takes them.
@@ -117,7 +119,7 @@ func ParseResults(out string) ([]Result, error) {
 		results = append(results, r)
 	}
 	if !ended {
-		return nil, fmt.Errorf("check script stopped before its end line; its output was:\n%s", tail(out, 20))
+		return nil, fmt.Errorf("check script stopped before its end line; its output was:\n%s", lines.Last(out, 20))
 	}
 	if len(results) != len(Checks) {
 		return nil, fmt.Errorf("check script reported %d checks, not the %d there are", len(results), len(Checks))
@@ -147,14 +149,6 @@ func parseResult(line string) (Result, error) {
 		return Result{}, fmt.Errorf("check script reported %s with an unknown status %q", r.Check, r.Status)
 	}
 	return r, nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Problem says what a failed or warning result means and how to fix it;

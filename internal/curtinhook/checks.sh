@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Deploy-readiness checks for a MAAS image. Set before this: ROOT (the
 # image's root, "" in the guest), KERNEL (custom_kernel), INSTALL_KERNEL (1
 # when it must be installed), KERNEL_REMOVED_LATER (1 when the build removes

@@ -277,6 +277,7 @@ func TestChecksKernelInstalledWithRPM(t *testing.T) {
 
 func mustLookPath(t *testing.T, program string) string {
 	t.Helper()
+	testtool.Require(t, program)
 	path, err := exec.LookPath(program)
 	require.NoError(t, err)
 	return path

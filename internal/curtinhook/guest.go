@@ -1,6 +1,7 @@
 package curtinhook
 
 import (
+	_ "embed"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -35,14 +36,8 @@ func ProbeScript(root string) string {
 	return "ROOT=" + ShellQuote(root) + "\n" + probeBody
 }
 
-const probeBody = `printf 'uid=%s\n' "$(id -u)"
-for f in "$ROOT/etc/os-release" "$ROOT/usr/lib/os-release"; do
-	if [ -f "$f" ]; then
-		sed -n -e 's/^ID=/id=/p' -e 's/^ID_LIKE=/id_like=/p' "$f" | tr -d "\"'"
-		break
-	fi
-done
-`
+//go:embed probe.sh
+var probeBody string
 
 // maxProbeOutput bounds what ParseProbe reads: os-release lines are short.
 const maxProbeOutput = 64 << 10

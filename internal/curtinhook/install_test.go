@@ -22,7 +22,8 @@ func TestModeFor(t *testing.T) {
 }
 
 func TestInstallScriptPlacesRootOwnedFilesAgainAndAgain(t *testing.T) {
-	require.Equal(t, 0, os.Geteuid(), "the install script sets root ownership: run this test as root, as CI does")
+	testtool.RequireRoot(t) // the install script sets root ownership
+	testtool.Require(t, "sh")
 	root := filepath.Join(t.TempDir(), "root with 'quote'")
 	stage := filepath.Join(t.TempDir(), "stage")
 	writeFile(t, filepath.Join(stage, HookName), "#!/bin/sh\n", 0o600)
@@ -56,6 +57,7 @@ func assertOwnedByRoot(t *testing.T, path string, mode fs.FileMode) {
 }
 
 func TestInstallKernelScriptLeavesAnInstalledPackage(t *testing.T) {
+	testtool.Require(t, "sh", "dpkg-query")
 	// coreutils is installed on every Debian host: the script must see that
 	// and never reach apt-get.
 	out, err := exec.Command("sh", "-c", InstallKernelScript("coreutils")).CombinedOutput()
@@ -69,6 +71,7 @@ func TestInstallKernelScriptQuotesThePackage(t *testing.T) {
 }
 
 func TestProbeScript(t *testing.T) {
+	testtool.Require(t, "sh")
 	root := newFakeRoot(t, "")
 	root.write("usr/lib/os-release", rockyOSRelease, 0o644)
 	out, err := exec.Command("sh", "-c", ProbeScript(root.dir)).CombinedOutput()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // smallDisks builds tiny real disks (at most 64 KiB, because the fuzzer
@@ -65,7 +67,13 @@ func FuzzReadPartitions(f *testing.F) {
 
 // qcow2Seeds converts a 64 KiB disk with text and random data into the
 // qcow2 variants QEMU writes, with 512-byte clusters to keep them tiny.
+// The unit tier has no qemu-img: there the targets run on the crafted
+// shapes and testdata/fuzz alone.
 func qcow2Seeds(f *testing.F) [][]byte {
+	if !testtool.Acceptance() {
+		f.Logf("no qemu-img seeds: set %s=1 for them", testtool.AcceptanceEnv)
+		return nil
+	}
 	dir := f.TempDir()
 	rawPath := filepath.Join(dir, "base.raw")
 	disk := make([]byte, 64<<10)

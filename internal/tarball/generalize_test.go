@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
@@ -228,6 +229,7 @@ var traceFiles = []traceFile{
 }
 
 func buildTraces(t *testing.T) string {
+	testtool.RequireRoot(t)
 	t.Helper()
 	root := t.TempDir()
 	for _, f := range traceFiles {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
@@ -34,6 +35,7 @@ var (
 // filesystem holds. It returns its path and the relative path of a unix
 // socket in it, which tar cannot hold.
 func buildRichTree(t testing.TB) (root, socket string) {
+	testtool.RequireRoot(t)
 	t.Helper()
 	root = t.TempDir()
 	at := func(p string) string { return filepath.Join(root, p) }
@@ -272,6 +274,7 @@ func TestClampMtime(t *testing.T) {
 // GNU tar puts its process ID into the stand-in name of a sparse member
 // (GNUSparseFile.PID); that name and the checksum are not compared.
 func TestByteIdenticalToGNUTar(t *testing.T) {
+	testtool.RequireRoot(t)
 	src := t.TempDir()
 	at := func(p string) string { return filepath.Join(src, p) }
 	long := strings.Repeat("d", 110)

@@ -14,11 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // qcow2File makes a real, empty qcow2 image.
 func qcow2File(t *testing.T, dir, name string) string {
 	t.Helper()
+	testtool.Require(t, "qemu-img")
 	p := filepath.Join(dir, name)
 	out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", p, "16M").CombinedOutput()
 	require.NoError(t, err, "qemu-img (Debian package qemu-utils): %s", out)
@@ -68,6 +70,7 @@ func TestInputImageChoice(t *testing.T) {
 // os-release and a real amd64 ELF program.
 func ext4Disk(t *testing.T) string {
 	t.Helper()
+	testtool.Require(t, "mkfs.ext4")
 	tree := filepath.Join(t.TempDir(), "root")
 	require.NoError(t, os.MkdirAll(filepath.Join(tree, "etc"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(tree, "usr/bin"), 0o755))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
 	"github.com/c34478be/packer-plugin-maas/internal/guestcmd"
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
 )
 
 // guestShell runs scripts in the guest from a staging directory that the
@@ -102,15 +103,7 @@ func (g *guestShell) stream(ctx context.Context, ui packersdk.Ui, name, script s
 func (g *guestShell) exitError(command string, status int, out string) error {
 	if g.sudo && strings.Contains(out, "sudo:") {
 		return fmt.Errorf("%s failed (exit %d): the SSH user is not root and needs sudo without a password "+
-			"(or connect as root): %s", command, status, lastLines(out, 5))
+			"(or connect as root): %s", command, status, lines.Last(out, 5))
 	}
-	return fmt.Errorf("%s failed (exit %d): %s", command, status, lastLines(out, 20))
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return fmt.Errorf("%s failed (exit %d): %s", command, status, lines.Last(out, 20))
 }

@@ -3,13 +3,10 @@ package maascurtinhook
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -18,66 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
+	"github.com/c34478be/packer-plugin-maas/internal/test/fakecomm"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
-
-// localComm is a communicator whose "guest" is this host: commands run
-// with sh, uploads are plain file writes. With the provisioner's imageRoot
-// pointing at a directory, the real scripts provision a fake image.
-type localComm struct {
-	mu       sync.Mutex
-	commands []string
-}
-
-func (c *localComm) Start(ctx context.Context, cmd *packersdk.RemoteCmd) error {
-	c.mu.Lock()
-	c.commands = append(c.commands, cmd.Command)
-	c.mu.Unlock()
-	proc := exec.CommandContext(ctx, "sh", "-c", cmd.Command)
-	proc.Stdin, proc.Stdout, proc.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
-	if err := proc.Start(); err != nil {
-		return err
-	}
-	go func() {
-		err := proc.Wait()
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-			cmd.SetExited(0)
-		case errors.As(err, &exit):
-			cmd.SetExited(exit.ExitCode())
-		default:
-			cmd.SetExited(-1)
-		}
-	}()
-	return nil
-}
-
-func (c *localComm) Upload(dst string, r io.Reader, _ *os.FileInfo) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
-}
-
-func (c *localComm) UploadDir(string, string, []string) error {
-	return errors.New("maas-curtin-hook does not upload directories")
-}
-
-func (c *localComm) Download(string, io.Writer) error {
-	return errors.New("maas-curtin-hook does not download")
-}
-
-func (c *localComm) DownloadDir(string, string, []string) error {
-	return errors.New("maas-curtin-hook does not download")
-}
 
 // image is a fake Debian image root with cloud-init and coreutils
 // installed (coreutils, because install_kernel's script runs on this host
 // and must find the package installed here too).
 func newImage(t *testing.T) string {
 	t.Helper()
-	require.Equal(t, 0, os.Geteuid(), "the provisioner makes root-owned files: run this test as root, as CI does")
+	testtool.RequireRoot(t) // the provisioner makes root-owned files
+	testtool.Require(t, "sh", "dpkg-query")
 	root := t.TempDir()
 	write(t, filepath.Join(root, "etc/os-release"), "ID=debian\nVERSION_CODENAME=bookworm\n", 0o644)
 	write(t, filepath.Join(root, "usr/bin/cloud-init"), "#!/bin/sh\n", 0o755)
@@ -98,7 +46,7 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 type provisionRun struct {
 	err    error
 	output string
-	comm   *localComm
+	comm   *fakecomm.Local
 }
 
 // provision runs the provisioner with settings on the image root; staging
@@ -117,7 +65,7 @@ func provisionWith(t *testing.T, root string, settings, generated map[string]int
 	require.NoError(t, p.Prepare(settings))
 	var out bytes.Buffer
 	ui := &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &out, ErrorWriter: &out}
-	comm := &localComm{}
+	comm := &fakecomm.Local{}
 	err := p.Provision(context.Background(), ui, comm, generated)
 	left, readErr := os.ReadDir(tmp)
 	require.NoError(t, readErr)
@@ -156,7 +104,7 @@ func TestProvisionBuiltInHookWithCustomKernelTwice(t *testing.T) {
 		assert.Contains(t, res.output, "coreutils is installed already")
 		assert.Contains(t, res.output, "kernel-installed: ok (dpkg)")
 		assert.Contains(t, res.output, "cloud-init: ok (/usr/bin/cloud-init)")
-		for _, c := range res.comm.commands {
+		for _, c := range res.comm.Commands() {
 			assert.NotContains(t, c, "sudo", "root needs no sudo")
 		}
 	}

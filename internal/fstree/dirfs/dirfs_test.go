@@ -28,6 +28,7 @@ func entriesByName(t *testing.T, fsys *FS, ino uint64) map[string]uint64 {
 }
 
 func TestStatReadDirReadLinkXattrs(t *testing.T) {
+	testtool.RequireRoot(t)
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
 	require.NoError(t, syscall.Chmod(filepath.Join(dir, "sub"), 0o2750))

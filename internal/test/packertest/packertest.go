@@ -2,7 +2,9 @@
 // built from this module, the way a user's machine would: the plugin is
 // installed into a private PACKER_PLUGIN_PATH with the file names `packer
 // init` uses, and templates run through `packer init`, `validate` and
-// `build`. Tests that use it need stock Packer (scripts/bootstrap.sh packer).
+// `build`. Tests that use it need stock Packer (scripts/bootstrap.sh packer)
+// and belong to the acceptance tier: they skip unless PACKER_ACC is set
+// (see testtool).
 package packertest
 
 import (
@@ -20,6 +22,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // PluginSource is the address users give `packer init`.
@@ -51,6 +56,7 @@ func ModuleRoot(t testing.TB) string {
 // scripts/bootstrap.sh put in .tools/bin.
 func Packer(t testing.TB) string {
 	t.Helper()
+	testtool.RequireAcceptance(t, "stock Packer")
 	if p := os.Getenv("PACKER_BIN"); p != "" {
 		return p
 	}
@@ -72,6 +78,7 @@ var plugin struct {
 // binary's path and the version its `describe` reports.
 func PluginBinary(t testing.TB) (path, version string) {
 	t.Helper()
+	testtool.RequireAcceptance(t, "the plugin binary (go build)")
 	plugin.once.Do(func() {
 		plugin.path, plugin.version, plugin.err = buildPlugin(ModuleRoot(t))
 	})
@@ -250,16 +257,7 @@ func (e *Env) MustRun(args ...string) Result {
 	res := e.Run(args...)
 	if res.ExitCode != 0 {
 		e.t.Fatalf("packer %s exited %d\n--- output\n%s\n--- log tail\n%s",
-			strings.Join(args, " "), res.ExitCode, res.Output, Tail(res.Log(), 60))
+			strings.Join(args, " "), res.ExitCode, res.Output, lines.Last(res.Log(), 60))
 	}
 	return res
-}
-
-// Tail returns the last n lines of s.
-func Tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -3,7 +3,8 @@
 // packages (no cloud image can be downloaded where the tests run) and caches
 // per machine. The first call in a process runs the script; a cached image
 // makes that instant, and the script's lock makes parallel test processes
-// build it once.
+// build it once. Tests that use it belong to the acceptance tier: they skip
+// unless PACKER_ACC is set (see testtool).
 package testimage
 
 import (
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/lines"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 // script is the image recipe, relative to the module root.
@@ -34,6 +38,7 @@ var (
 // output when it cannot.
 func Path(t testing.TB) string {
 	t.Helper()
+	testtool.RequireAcceptance(t, "the test cloud image (built as root)")
 	once.Do(func() { imagePath, buildErr = build() })
 	if buildErr != nil {
 		t.Fatalf("test image: %v", buildErr)
@@ -66,7 +71,7 @@ func build() (string, error) {
 	cmd := exec.Command("bash", filepath.Join(root, script))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s failed: %v; its last output:\n%s", script, err, tail(stderr.String(), stderrTailLines))
+		return "", fmt.Errorf("%s failed: %v; its last output:\n%s", script, err, lines.Last(stderr.String(), stderrTailLines))
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	path := lines[len(lines)-1]
@@ -93,12 +98,4 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func tail(text string, n int) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 func TestPathIsTheCachedQcow2AndItsChecksum(t *testing.T) {
@@ -66,9 +68,8 @@ func TestScriptPrintsOnlyThePathWhenCached(t *testing.T) {
 // Building needs root; without it the script must say so rather than fail
 // somewhere inside mmdebstrap.
 func TestScriptRefusesToBuildWithoutRoot(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Fatal("this test drops root with setpriv; run it as root (the image build needs root anyway)")
-	}
+	testtool.RequireRoot(t) // it drops root with setpriv
+	testtool.Require(t, "setpriv", "bash")
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -95,9 +96,8 @@ func TestScriptRefusesToBuildWithoutRoot(t *testing.T) {
 // A build that fails half-way leaves no image and no temporary tree behind,
 // and prints nothing on stdout (callers take its last line as the path).
 func TestScriptCleansUpAFailedBuild(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Fatal("the image build needs root; run this test as root")
-	}
+	testtool.RequireRoot(t) // the image build needs root
+	testtool.Require(t, "bash")
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)

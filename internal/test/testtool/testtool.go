@@ -1,16 +1,53 @@
 // Package testtool runs the host tools that tests build fixtures with and
-// check results against (mkfs, GNU tar, qemu-img, zcat...). A missing tool
-// fails the test, never skips it, and the failure names the Debian package
-// to install. Only tests import it; it is a package of its own so that the
-// packages testing against real tools share one list of them.
+// check results against (mkfs, GNU tar, qemu-img, zcat...), and decides
+// which tier a test belongs to.
+//
+// Plain `go test ./...` runs the unit tier: nothing beyond the Go
+// toolchain, no root. Tests that need host tools or root are acceptance
+// tests, run only when PACKER_ACC is set (the Packer SDK's convention,
+// acctest.TestEnvVar); without it they skip, saying so. With it, as `make
+// test` and CI run, a missing tool or a missing root fails the test, never
+// skips it, and the failure names the Debian package to install. Only
+// tests import this package; it is a package of its own so that the
+// packages testing against real tools share one list of them and one gate.
 package testtool
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/packer-plugin-sdk/acctest"
 )
+
+// AcceptanceEnv is the environment variable that turns on the tests that
+// need more than the Go toolchain: any non-empty value, as in the SDK.
+const AcceptanceEnv = acctest.TestEnvVar
+
+// Acceptance reports whether the acceptance tier runs.
+func Acceptance() bool { return os.Getenv(AcceptanceEnv) != "" }
+
+// RequireAcceptance skips the test, saying what it needs and how to run
+// it, unless the acceptance tier runs.
+func RequireAcceptance(t testing.TB, needs string) {
+	t.Helper()
+	if !Acceptance() {
+		t.Skipf("needs %s: set %s=1 to run it, as make test and make e2e do", needs, AcceptanceEnv)
+	}
+}
+
+// RequireRoot is for tests that chown, mknod or loop-mount: it skips them
+// in the unit tier and fails them when the acceptance tier runs without
+// root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	RequireAcceptance(t, "root")
+	if os.Geteuid() != 0 {
+		t.Fatalf("this test needs root (it sets file owners, makes device nodes or mounts); run it as root, as CI does, or unset %s", AcceptanceEnv)
+	}
+}
 
 // debianPackages names the Debian package of each tool the tests run.
 var debianPackages = map[string]string{
@@ -20,6 +57,7 @@ var debianPackages = map[string]string{
 	"dash":                "dash",
 	"dd":                  "coreutils",
 	"debugfs":             "e2fsprogs",
+	"dpkg-query":          "dpkg",
 	"e2fsck":              "e2fsprogs",
 	"fdisk":               "fdisk",
 	"fsck.fat":            "dosfstools",
@@ -59,6 +97,7 @@ var debianPackages = map[string]string{
 	"setcap":              "libcap2-bin",
 	"setfacl":             "acl",
 	"setfattr":            "attr",
+	"setpriv":             "util-linux",
 	"sfdisk":              "fdisk",
 	"sgdisk":              "gdisk",
 	"sh":                  "dash",
@@ -74,9 +113,11 @@ var debianPackages = map[string]string{
 	"zcat":                "gzip",
 }
 
-// Require fails the test when one of the tools is not on PATH.
+// Require skips the test in the unit tier and, in the acceptance tier,
+// fails it when one of the tools is not on PATH.
 func Require(t testing.TB, names ...string) {
 	t.Helper()
+	RequireAcceptance(t, strings.Join(names, ", "))
 	for _, name := range names {
 		if _, err := exec.LookPath(name); err != nil {
 			pkg := debianPackages[name]

@@ -34,6 +34,7 @@ const (
 // It needs root (mknod, chown) and setcap and setfacl.
 func MetadataTree(t testing.TB, sparse bool) string {
 	t.Helper()
+	testtool.RequireRoot(t)
 	b := &treeBuilder{t: t, root: filepath.Join(t.TempDir(), "tree"), rnd: rand.New(rand.NewPCG(1, 2))}
 	b.file("etc/os-release", []byte("PRETTY_NAME=\"Ubuntu 24.04 LTS\"\nID=ubuntu\nVERSION_CODENAME=noble\n"))
 	b.files()

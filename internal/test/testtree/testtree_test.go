@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
 func TestSnapshotRecordsEveryAttribute(t *testing.T) {
@@ -48,6 +50,7 @@ func TestSnapshotRecordsEveryAttribute(t *testing.T) {
 // TestDiffFindsEachChange changes one attribute of each of several real
 // files and expects Diff to name exactly those.
 func TestDiffFindsEachChange(t *testing.T) {
+	testtool.RequireRoot(t)
 	root := t.TempDir()
 	at := func(p string) string { return filepath.Join(root, p) }
 	t0 := time.Unix(2e9, 0)
