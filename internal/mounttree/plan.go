@@ -184,5 +184,3 @@ func filterParts(ps []volume.Volume, keep func(volume.Volume) bool) []volume.Vol
 	}
 	return out
 }
-
-

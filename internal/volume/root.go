@@ -86,8 +86,10 @@ var rootLabels = []string{"cloudimg-rootfs", "root"}
 // want selects the root by partition number ("2") or by GPT partition name
 // or filesystem label; "" finds it: the GPT root type for arch (a Debian,
 // MAAS or kernel architecture name; "" for any), else the partition named or
-// labelled cloudimg-rootfs or root, else the only ext partition for which
-// hasOSRelease is true. The EFI system partition is never root or boot.
+// labelled cloudimg-rootfs or root, else the only volume whose filesystem
+// may hold a root (filesystem.HoldsRoot) for which hasOSRelease is true.
+// The EFI system partition is never root or boot. A root no registered
+// reader reads is refused with what each volume holds.
 func FindRoot(t *Table, want, arch string, hasOSRelease func(Volume) bool) (Roles, error) {
 	rootTypeSet, err := rootTypeFor(arch)
 	if err != nil {
