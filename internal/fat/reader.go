@@ -16,9 +16,10 @@ const TypeVFAT = "vfat"
 // Reader is this package's entry in the export's filesystem registry:
 // it reads a vfat /boot, with the owners and modes its mount options give.
 var Reader = fstree.Reader{
-	Name:  "vfat",
-	Types: []string{TypeVFAT},
-	Sniff: Sniff,
+	Name:       "vfat",
+	Types:      []string{TypeVFAT},
+	Sniff:      Sniff,
+	LooseSniff: true,
 	Open: func(r io.ReaderAt, size int64, mount fstree.MountOptions) (fstree.FS, error) {
 		opts, err := OptionsFor(mount)
 		if err != nil {
@@ -56,7 +57,7 @@ func OptionsFor(mount fstree.MountOptions) (Options, error) {
 }
 
 // Sniff checks the BIOS parameter block, since a FAT boot sector has no
-// single strong magic: it is the loosest test and runs after the others.
+// single strong magic: it is the loosest test (Reader.LooseSniff).
 func Sniff(b []byte) (fstree.Identity, bool) {
 	if len(b) < 512 || (b[0] != 0xeb && b[0] != 0xe9) || b[510] != 0x55 || b[511] != 0xaa {
 		return fstree.Identity{}, false

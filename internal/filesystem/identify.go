@@ -29,12 +29,15 @@ func IsExt(fs string) bool { return fs == Ext2 || fs == Ext3 || fs == Ext4 }
 
 const btrfsSuperOffset = 64 << 10
 
-// recognisedOnly are the formats no reader opens, sniffed first (their
-// magics are strong) so that errors can say what a volume holds. A reader
-// that lands for one replaces its line here by its entry in readers.
-var recognisedOnly = []fstree.Sniffer{
-	sniffLUKS, sniffLVM, sniffXFS, sniffSquashfs, sniffBtrfs, sniffSwap,
-}
+// The formats no reader opens are recognised, so that errors can say what
+// a volume holds. Those whose magic sits in the first sectors are tried
+// before the readers; those whose magic lies deep in the volume, where a
+// filesystem's data may hold it by chance, after the strict readers. A
+// reader that lands for one replaces its line here by its entry in readers.
+var (
+	recognisedFirst = []fstree.Sniffer{sniffLUKS, sniffLVM, sniffXFS, sniffSquashfs}
+	recognisedDeep  = []fstree.Sniffer{sniffBtrfs, sniffSwap}
+)
 
 func sniffLUKS(b []byte) (fstree.Identity, bool) {
 	if !fstree.HasMagic(b, 0, "LUKS\xba\xbe") {

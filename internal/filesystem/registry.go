@@ -21,8 +21,7 @@ import (
 )
 
 // readers are the filesystems the export reads, sniffed in this order
-// after the formats it only recognises; keep FAT, whose test is the
-// loosest, last.
+// (see Identify for where they come among the formats only recognised).
 var readers = []fstree.Reader{
 	ext4.Reader,
 	fat.Reader,
@@ -32,25 +31,39 @@ var readers = []fstree.Reader{
 var ErrNoReader = errors.New("no reader for this filesystem")
 
 // Identify names the filesystem at the start of r by its superblock; a
-// zero Identity when it is none the export knows.
+// zero Identity when it is none the export knows. Formats are tried
+// strongest test first: the recognised-only ones with a magic in the first
+// sectors (LUKS, LVM, XFS, squashfs), the readers with a strong magic
+// (ext2/3/4), the recognised-only ones with a magic deep in the volume
+// (btrfs, swap), and last the readers with a loose test (FAT).
 func Identify(r io.ReaderAt) (fstree.Identity, error) {
 	buf := make([]byte, fstree.SniffSize)
 	n, err := r.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return fstree.Identity{}, err
 	}
-	b := buf[:n]
-	for _, sniff := range recognisedOnly {
-		if id, ok := sniff(b); ok {
-			return id, nil
-		}
-	}
-	for _, rd := range readers {
-		if id, ok := rd.Sniff(b); ok {
+	for _, sniff := range sniffOrder() {
+		if id, ok := sniff(buf[:n]); ok {
 			return id, nil
 		}
 	}
 	return fstree.Identity{}, nil
+}
+
+func sniffOrder() []fstree.Sniffer {
+	order := slices.Clone(recognisedFirst)
+	for _, rd := range readers {
+		if !rd.LooseSniff {
+			order = append(order, rd.Sniff)
+		}
+	}
+	order = append(order, recognisedDeep...)
+	for _, rd := range readers {
+		if rd.LooseSniff {
+			order = append(order, rd.Sniff)
+		}
+	}
+	return order
 }
 
 func readerFor(fsType string) (fstree.Reader, bool) {

@@ -1,6 +1,7 @@
 package filesystem
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,4 +85,41 @@ type zeros struct{}
 func (zeros) ReadAt(p []byte, _ int64) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestIdentifyTriesTheStrongestTestFirst: where two formats' tests both
+// match, the one that wins is the one blkid-like order trusts most: a magic
+// in the first sectors over an ext superblock, an ext superblock over a
+// magic deep in the volume (which file data may hold by chance), and any
+// magic over FAT's loose boot-sector test.
+func TestIdentifyTriesTheStrongestTestFirst(t *testing.T) {
+	ext := func(b []byte) { b[1024+0x38], b[1024+0x39] = 0x53, 0xef }
+	swap := func(b []byte) { copy(b[4096-10:], "SWAPSPACE2") }
+	btrfs := func(b []byte) { copy(b[64<<10+64:], "_BHRfS_M") }
+	lvm := func(b []byte) { copy(b[512:], "LABELONE"); copy(b[512+24:], "LVM2 001") }
+	fat16 := func(b []byte) {
+		b[0], b[11], b[12], b[13], b[14], b[16], b[21] = 0xeb, 0x00, 0x02, 1, 1, 2, 0xf8
+		copy(b[54:], "FAT16   ")
+		b[510], b[511] = 0x55, 0xaa
+	}
+	for _, c := range []struct {
+		want   string
+		crafts []func([]byte)
+	}{
+		{Ext2, []func([]byte){ext}},
+		{Ext2, []func([]byte){ext, swap}},
+		{Ext2, []func([]byte){ext, btrfs}},
+		{LVM, []func([]byte){ext, lvm}},
+		{VFAT, []func([]byte){fat16}},
+		{Btrfs, []func([]byte){fat16, btrfs}},
+		{Swap, []func([]byte){fat16, swap}},
+	} {
+		b := make([]byte, fstree.SniffSize)
+		for _, craft := range c.crafts {
+			craft(b)
+		}
+		id, err := Identify(bytes.NewReader(b))
+		require.NoError(t, err)
+		assert.Equal(t, c.want, id.Type, "%d formats crafted", len(c.crafts))
+	}
 }

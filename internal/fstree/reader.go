@@ -20,6 +20,9 @@ type Reader struct {
 	HoldsRoot bool
 	// Sniff recognises the filesystem from a volume's first bytes.
 	Sniff Sniffer
+	// LooseSniff: Sniff has no strong magic (FAT's boot sector), so it is
+	// tried after every other format.
+	LooseSniff bool
 	// Open reads the filesystem of size bytes at the start of r, as mounted
 	// with opts; nil for formats that are only recognised, not read.
 	Open func(r io.ReaderAt, size int64, opts MountOptions) (FS, error)
