@@ -22,7 +22,7 @@ budget_for() {
 	case "$1" in
 	FuzzParseResults | FuzzParseProbe) echo 200000x ;;
 	FuzzOpen) echo 150000x ;;
-	FuzzReadPartitions | FuzzParse) echo 100000x ;;
+	FuzzListVolumes | FuzzParse) echo 100000x ;;
 	FuzzWalk | FuzzConsoleTail) echo 40000x ;;
 	FuzzWriteTar) echo 25000x ;;
 	FuzzFAT) echo 60000x ;;

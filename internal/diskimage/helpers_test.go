@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
@@ -18,32 +16,7 @@ import (
 // missing.
 var run = testtool.CombinedOutput
 
-// runStdin is run with text on standard input.
-func runStdin(t testing.TB, stdin, name string, args ...string) {
-	t.Helper()
-	testtool.Require(t, name)
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
 const MiB = 1 << 20
-
-// sharedTestDir holds test disks that several tests copy.
-var sharedTestDir string
-
-func TestMain(m *testing.M) {
-	var err error
-	if sharedTestDir, err = os.MkdirTemp("", "diskimage-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(sharedTestDir)
-	os.Exit(code)
-}
 
 // writeScatteredRaw makes a sparse raw file with text and random data at
 // offsets that straddle 64 KiB cluster and 4 KiB block boundaries, so

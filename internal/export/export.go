@@ -2,9 +2,13 @@
 // without root: no nbd, FUSE, loop device or mount. It is the engine behind
 // the maas-export post-processor and the maas-rootfs builder.
 //
-// A "tgz" export finds the root partition (and a separate /boot), reads its
-// ext2/3/4 filesystem directly and streams it as a GNU-tar-compatible,
-// generalized tarball through parallel gzip. A "ddgz" export compresses the
+// A "tgz" export runs the layers one after the other: the disk
+// (internal/diskimage) gives an io.ReaderAt, the volume layer
+// (internal/volume) its partitions and which is the root, the filesystem
+// registry (internal/filesystem) a reader for each, the tree assembler
+// (internal/mounttree) the root plus what its /etc/fstab mounts, and the
+// tarball writer (internal/tarball) a GNU-tar-compatible, generalized
+// tarball through parallel gzip. No filesystem is named here. A "ddgz" export compresses the
 // whole disk, reading only its allocated ranges and writing long holes as
 // precompressed gzip members of zeros. Either way the SHA-256 and size
 // come out of the same pass that writes the file.
@@ -19,9 +23,11 @@ import (
 	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
-	"github.com/c34478be/packer-plugin-maas/internal/ext4"
+	"github.com/c34478be/packer-plugin-maas/internal/filesystem"
 	"github.com/c34478be/packer-plugin-maas/internal/fstab"
+	"github.com/c34478be/packer-plugin-maas/internal/mounttree"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
+	"github.com/c34478be/packer-plugin-maas/internal/volume"
 )
 
 // MAAS filetypes this package writes.
@@ -29,6 +35,13 @@ const (
 	FiletypeTGZ  = "tgz"
 	FiletypeDDGZ = "ddgz"
 )
+
+// BootNone is the boot_partition value that says the image has no
+// separate /boot.
+const BootNone = mounttree.BootNone
+
+// Mount is a filesystem mounted into the exported tree.
+type Mount = mounttree.Mount
 
 // Options say what to export and how.
 type Options struct {
@@ -80,10 +93,10 @@ type Result struct {
 	BaseImage string
 	// OS is the image's /etc/os-release PRETTY_NAME, for messages.
 	OS   string
-	Root *diskimage.Partition
-	// Boot is the partition packed under ./boot, nil when /boot is part of
+	Root *volume.Volume
+	// Boot is the volume packed under ./boot, nil when /boot is part of
 	// the root; Mounts are all the filesystems packed besides the root.
-	Boot   *diskimage.Partition
+	Boot   *volume.Volume
 	Mounts []Mount
 	Stats  tarball.Stats
 }
@@ -136,14 +149,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 // exportRootfs writes the root filesystem (with a separate /boot under
 // ./boot) as a tarball.
 func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
-	table, err := diskimage.ReadPartitions(img, img.Size())
+	table, err := volume.List(img, img.Size())
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
 	}
 	for _, w := range table.Warnings {
 		opts.Log("warning: %s", w)
 	}
-	roles, err := diskimage.FindRoot(table, opts.RootPartition, opts.Architecture, func(p diskimage.Partition) bool {
+	roles, err := volume.FindRoot(table, opts.RootPartition, opts.Architecture, func(p volume.Volume) bool {
 		return hasOSRelease(img, p)
 	})
 	if err != nil {
@@ -152,7 +165,7 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root}
 	opts.Log("root filesystem: %s", roles.Root.Describe())
 
-	root, err := openExt(img, roles.Root)
+	root, err := openRoot(img, roles.Root)
 	if err != nil {
 		return Result{}, err
 	}
@@ -160,7 +173,7 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	plan, err := planMounts(table, roles, entries, opts.BootPartition, opts.Log)
+	plan, err := mounttree.Plan(table, roles, entries, opts.BootPartition, opts.Log)
 	if err != nil {
 		return Result{}, err
 	}
@@ -168,17 +181,18 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	if opts.Progress != nil {
 		reader = &tarball.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles.Root, plan))}
 	}
-	if root, err = openExt(reader, roles.Root); err != nil {
+	rootFS, err := mounttree.Open(reader, roles.Root, nil)
+	if err != nil {
 		return Result{}, err
 	}
-	src, err := assemble(reader, root, plan)
+	src, err := mounttree.Assemble(reader, rootFS, plan)
 	if err != nil {
 		return Result{}, err
 	}
 	for _, m := range plan {
-		opts.Log("mounting %s: %s", m.Point, m.Partition.Describe())
+		opts.Log("mounting %s: %s", m.Point, m.Volume.Describe())
 		if m.Point == "/boot" {
-			res.Boot = &m.Partition
+			res.Boot = &m.Volume
 		}
 	}
 	res.Mounts = plan
@@ -204,34 +218,26 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	return res, nil
 }
 
-func openExt(r io.ReaderAt, p diskimage.Partition) (*ext4.FS, error) {
-	if !diskimage.IsExt(p.Filesystem) {
-		return nil, fmt.Errorf("partition %s holds %s, which a tgz export cannot read; export the whole disk with filetype = \"ddgz\"",
-			p.Describe(), orUnknown(p.Filesystem))
-	}
-	fs, err := ext4.Open(p.Section(r), p.Size)
+// openRoot opens the root volume's filesystem as a tree of its own.
+func openRoot(disk io.ReaderAt, root volume.Volume) (*mounttree.Tree, error) {
+	fs, err := mounttree.Open(disk, root, nil)
 	if err != nil {
-		return nil, fmt.Errorf("partition %d: %w", p.Number, err)
+		return nil, err
 	}
-	return fs, nil
+	return mounttree.New(fs)
 }
 
-func orUnknown(fs string) string {
-	if fs == "" {
-		return "an unknown filesystem"
-	}
-	return fs
-}
-
-func hasOSRelease(img io.ReaderAt, p diskimage.Partition) bool {
-	if !diskimage.IsExt(p.Filesystem) {
+// hasOSRelease reports whether v holds a root filesystem with an
+// /etc/os-release, which tells a root among several candidates.
+func hasOSRelease(disk io.ReaderAt, v volume.Volume) bool {
+	if !filesystem.HoldsRoot(v.Filesystem) {
 		return false
 	}
-	fs, err := ext4.Open(p.Section(img), p.Size)
+	root, err := openRoot(disk, v)
 	if err != nil {
 		return false
 	}
-	_, err = resolve(fs, "/etc/os-release")
+	_, err = resolve(root, "/etc/os-release")
 	return err == nil
 }
 
@@ -255,10 +261,10 @@ func readFstab(root pathFS, log func(string, ...any)) ([]fstab.Entry, error) {
 
 // readEstimate is what a tgz export will read: the image's allocated bytes
 // inside the partitions it packs.
-func readEstimate(img *diskimage.Image, root diskimage.Partition, plan []Mount) int64 {
-	parts := []diskimage.Partition{root}
+func readEstimate(img *diskimage.Image, root volume.Volume, plan []Mount) int64 {
+	parts := []volume.Volume{root}
 	for _, m := range plan {
-		parts = append(parts, m.Partition)
+		parts = append(parts, m.Volume)
 	}
 	allocated, err := img.Allocated()
 	if err != nil {
@@ -318,18 +324,18 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 // export does: find the root, read its ELF programs. "" and the reason
 // when that cannot be done (no root found, or one on LVM, xfs, ...).
 func diskArchitecture(img *diskimage.Image, opts Options) (arch, why string) {
-	table, err := diskimage.ReadPartitions(img, img.Size())
+	table, err := volume.List(img, img.Size())
 	if err != nil {
 		return "", err.Error()
 	}
-	roles, err := diskimage.FindRoot(table, "", opts.Architecture, func(p diskimage.Partition) bool {
+	roles, err := volume.FindRoot(table, "", opts.Architecture, func(p volume.Volume) bool {
 		return hasOSRelease(img, p)
 	})
 	if err != nil {
 		first, _, _ := strings.Cut(err.Error(), ";")
 		return "", first
 	}
-	root, err := openExt(img, roles.Root)
+	root, err := openRoot(img, roles.Root)
 	if err != nil {
 		return "", err.Error()
 	}

@@ -1,5 +1,7 @@
-// Package fstree is the contract between filesystem readers (internal/ext4)
-// and the code that packs a filesystem into a MAAS image (internal/tarball).
+// Package fstree is the contract between filesystem readers (internal/ext4,
+// internal/fat) and the code that packs a filesystem into a MAAS image
+// (internal/tarball); a reader describes itself to the export's registry
+// (internal/filesystem) as a Reader.
 // It describes a read-only tree addressed by inode number, with everything a
 // GNU tar archive must carry: full st_mode, numeric owners, times, device
 // numbers, extended attributes and the data layout of sparse files.

@@ -1,4 +1,4 @@
-package export
+package mounttree
 
 import (
 	"errors"
@@ -19,18 +19,19 @@ const (
 	inoMask      = 1<<fsIndexShift - 1
 )
 
-// tree is a root filesystem with others mounted on its directories (and
+// Tree is a root filesystem with others mounted on its directories (and
 // on each other's), as on the running system: what the tarball packs.
-type tree struct {
+type Tree struct {
 	fss    []fstree.FS    // [0] is the root filesystem
 	points map[uint64]int // combined inode of a mount point -> index in fss
 }
 
-func newTree(root fstree.FS) (*tree, error) {
+// New is the tree of root alone; Assemble mounts the others on it.
+func New(root fstree.FS) (*Tree, error) {
 	if root.RootInode()&^inoMask != 0 {
 		return nil, fmt.Errorf("root inode %d is out of range", root.RootInode())
 	}
-	return &tree{fss: []fstree.FS{root}, points: map[uint64]int{}}, nil
+	return &Tree{fss: []fstree.FS{root}, points: map[uint64]int{}}, nil
 }
 
 // errNoMountPoint means the directory to mount on is missing or is not a
@@ -39,7 +40,7 @@ var errNoMountPoint = errors.New("no such directory")
 
 // mount puts sub on the directory dir of the tree as assembled so far
 // (mount parents first).
-func (t *tree) mount(dir string, sub fstree.FS) error {
+func (t *Tree) mount(dir string, sub fstree.FS) error {
 	if len(t.fss) > maxMounts {
 		return fmt.Errorf("more than %d filesystems to mount", maxMounts)
 	}
@@ -63,14 +64,14 @@ func (t *tree) mount(dir string, sub fstree.FS) error {
 }
 
 // which maps an inode of the combined tree to its filesystem and number.
-func (t *tree) which(ino uint64) (fstree.FS, uint64) {
+func (t *Tree) which(ino uint64) (fstree.FS, uint64) {
 	i, n := t.locate(ino)
 	return t.fss[i], n
 }
 
 // locate maps an inode of the combined tree to the index of its
 // filesystem and its number there.
-func (t *tree) locate(ino uint64) (int, uint64) {
+func (t *Tree) locate(ino uint64) (int, uint64) {
 	if i, ok := t.points[ino]; ok {
 		return i, t.fss[i].RootInode()
 	}
@@ -82,23 +83,23 @@ func (t *tree) locate(ino uint64) (int, uint64) {
 }
 
 // tag is the combined inode of inode ino of filesystem i.
-func (t *tree) tag(i int, ino uint64) (uint64, error) {
+func (t *Tree) tag(i int, ino uint64) (uint64, error) {
 	if ino&^inoMask != 0 {
 		return 0, fmt.Errorf("inode %d is out of range", ino)
 	}
 	return uint64(i)<<fsIndexShift | ino, nil
 }
 
-func (t *tree) RootInode() uint64 { return t.fss[0].RootInode() }
+func (t *Tree) RootInode() uint64 { return t.fss[0].RootInode() }
 
-func (t *tree) Stat(ino uint64) (fstree.Stat, error) {
+func (t *Tree) Stat(ino uint64) (fstree.Stat, error) {
 	fs, n := t.which(ino)
 	st, err := fs.Stat(n)
 	st.Ino = ino
 	return st, err
 }
 
-func (t *tree) ReadDir(ino uint64) ([]fstree.DirEntry, error) {
+func (t *Tree) ReadDir(ino uint64) ([]fstree.DirEntry, error) {
 	i, n := t.locate(ino)
 	entries, err := t.fss[i].ReadDir(n)
 	if err != nil {
@@ -112,24 +113,24 @@ func (t *tree) ReadDir(ino uint64) ([]fstree.DirEntry, error) {
 	return entries, nil
 }
 
-func (t *tree) ReadLink(ino uint64) (string, error) {
+func (t *Tree) ReadLink(ino uint64) (string, error) {
 	fs, n := t.which(ino)
 	return fs.ReadLink(n)
 }
 
-func (t *tree) Xattrs(ino uint64) ([]fstree.Xattr, error) {
+func (t *Tree) Xattrs(ino uint64) ([]fstree.Xattr, error) {
 	fs, n := t.which(ino)
 	return fs.Xattrs(n)
 }
 
-func (t *tree) OpenFile(ino uint64) (fstree.File, error) {
+func (t *Tree) OpenFile(ino uint64) (fstree.File, error) {
 	fs, n := t.which(ino)
 	return fs.OpenFile(n)
 }
 
 // Lookup finds the inode of an absolute path in the combined tree,
 // crossing mount points; symlinks are not followed (resolve does that).
-func (t *tree) Lookup(p string) (uint64, error) {
+func (t *Tree) Lookup(p string) (uint64, error) {
 	ino := t.RootInode()
 	for _, name := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
 		if name == "" {

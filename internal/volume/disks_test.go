@@ -1,4 +1,4 @@
-package diskimage
+package volume
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/filesystem"
 )
 
 // testPart describes a partition of a test disk, in MiB.
@@ -91,23 +93,23 @@ func makeFilesystem(t testing.TB, disk string, start, size int64, fs, label stri
 		return args
 	}
 	switch fs {
-	case FSExt2, FSExt3, FSExt4:
+	case filesystem.Ext2, filesystem.Ext3, filesystem.Ext4:
 		run(t, "mkfs."+fs, withLabel("-L", "-q", "-F", "-E", fmt.Sprintf("offset=%d", start), disk, kib+"k")...)
-	case FSVFAT:
+	case filesystem.VFAT:
 		fat := "16" // mkfs.fat 4.2 sizes FAT32 by the whole file, not the partition
 		if size >= 256*MiB {
 			fat = "32"
 		}
 		run(t, "mkfs.vfat", withLabel("-n", "-F", fat, "--offset", fmt.Sprint(start/512), disk, kib)...)
-	case FSXFS, FSBtrfs, FSSwap:
+	case filesystem.XFS, filesystem.Btrfs, filesystem.Swap:
 		img := filepath.Join(t.TempDir(), fs+".img")
 		run(t, "truncate", "-s", kib+"K", img)
 		switch fs {
-		case FSXFS:
+		case filesystem.XFS:
 			run(t, "mkfs.xfs", withLabel("-L", "-q", img)...)
-		case FSBtrfs:
+		case filesystem.Btrfs:
 			run(t, "mkfs.btrfs", withLabel("-L", "-q", img)...)
-		case FSSwap:
+		case filesystem.Swap:
 			run(t, "mkswap", withLabel("-L", img)...)
 		}
 		run(t, "dd", "if="+img, "of="+disk, "bs=1M", fmt.Sprintf("seek=%d", start), "oflag=seek_bytes", "conv=sparse,notrunc", "status=none")
@@ -137,7 +139,7 @@ func openRaw(t testing.TB, path string) (*os.File, int64) {
 }
 
 // summary renders partitions compactly for comparisons.
-func summary(ps []Partition) string {
+func summary(ps []Volume) string {
 	var lines []string
 	for _, p := range ps {
 		typ := p.TypeGUID

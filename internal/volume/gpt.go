@@ -1,4 +1,4 @@
-package diskimage
+package volume
 
 import (
 	"encoding/binary"
@@ -42,10 +42,10 @@ func readGPT(r io.ReaderAt, size, ss int64) (*Table, error) {
 	total := size / ss
 	h, err := readGPTHeader(r, 1, ss, total)
 	if err == nil {
-		var parts []Partition
+		var parts []Volume
 		var warns []string
 		if parts, warns, err = readGPTEntries(r, h); err == nil {
-			return &Table{Scheme: SchemeGPT, SectorSize: ss, Partitions: parts, Warnings: warns}, nil
+			return &Table{Scheme: SchemeGPT, SectorSize: ss, Volumes: parts, Warnings: warns}, nil
 		}
 	}
 	primaryErr := err
@@ -85,7 +85,7 @@ func readBackupGPT(r io.ReaderAt, ss, total, lba int64) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Table{Scheme: SchemeGPT, SectorSize: ss, Partitions: parts, Warnings: warns}, nil
+	return &Table{Scheme: SchemeGPT, SectorSize: ss, Volumes: parts, Warnings: warns}, nil
 }
 
 func readGPTHeader(r io.ReaderAt, lba, ss, total int64) (*gptHeader, error) {
@@ -134,7 +134,7 @@ func (h *gptHeader) validate() error {
 	return nil
 }
 
-func readGPTEntries(r io.ReaderAt, h *gptHeader) ([]Partition, []string, error) {
+func readGPTEntries(r io.ReaderAt, h *gptHeader) ([]Volume, []string, error) {
 	arr, err := readSector(r, h.entriesLBA*h.sectorSize, h.numEntries*h.entrySize)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read GPT entries at LBA %d: %w", h.entriesLBA, err)
@@ -142,7 +142,7 @@ func readGPTEntries(r io.ReaderAt, h *gptHeader) ([]Partition, []string, error) 
 	if got := crc32.ChecksumIEEE(arr); got != h.entriesCRC {
 		return nil, nil, fmt.Errorf("GPT entries at LBA %d have a bad CRC (0x%08x, expected 0x%08x)", h.entriesLBA, got, h.entriesCRC)
 	}
-	var parts []Partition
+	var parts []Volume
 	var warns []string
 	for i := int64(0); i < h.numEntries; i++ {
 		e := arr[i*h.entrySize : (i+1)*h.entrySize]
@@ -168,9 +168,9 @@ func readGPTEntries(r io.ReaderAt, h *gptHeader) ([]Partition, []string, error) 
 
 // gptPartition converts one entry, clipping it to the disk; a partition
 // that starts beyond the disk comes back with Size 0 and a warning.
-func gptPartition(number int, e []byte, h *gptHeader) (Partition, string) {
+func gptPartition(number int, e []byte, h *gptHeader) (Volume, string) {
 	first, last := int64(binary.LittleEndian.Uint64(e[32:])), int64(binary.LittleEndian.Uint64(e[40:]))
-	p := Partition{Number: number, Name: utf16Name(e[56:min(128, len(e))])}
+	p := Volume{Number: number, Name: utf16Name(e[56:min(128, len(e))])}
 	if first < 0 || last < first || first >= h.totalSector {
 		return p, fmt.Sprintf("GPT partition %d (LBA %d..%d) lies outside the disk of %d sectors; ignored", number, uint64(first), uint64(last), h.totalSector)
 	}

@@ -1,4 +1,4 @@
-package diskimage
+package volume
 
 import (
 	"fmt"
@@ -8,11 +8,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/c34478be/packer-plugin-maas/internal/filesystem"
 )
 
 func readTableOf(t *testing.T, path string) *Table {
 	f, size := openRaw(t, path)
-	table, err := ReadPartitions(f, size)
+	table, err := List(f, size)
 	require.NoError(t, err)
 	return table
 }
@@ -28,8 +30,8 @@ func gptDisk(t *testing.T, parts ...testPart) *Table {
 	return readTableOf(t, path)
 }
 
-func osReleaseOn(numbers ...int) func(Partition) bool {
-	return func(p Partition) bool {
+func osReleaseOn(numbers ...int) func(Volume) bool {
+	return func(p Volume) bool {
 		for _, n := range numbers {
 			if p.Number == n {
 				return true
@@ -78,8 +80,8 @@ func TestFindRootCloudLayout(t *testing.T) {
 func TestFindRootByOSRelease(t *testing.T) {
 	table := gptDisk(t,
 		testPart{num: 1, startMiB: 1, sizeMiB: 2, code: "ef02"},
-		testPart{num: 2, startMiB: 3, sizeMiB: 20, code: "8300", fs: FSExt4},
-		testPart{num: 3, startMiB: 23, sizeMiB: 20, code: "8300", fs: FSExt4, label: "data"},
+		testPart{num: 2, startMiB: 3, sizeMiB: 20, code: "8300", fs: filesystem.Ext4},
+		testPart{num: 3, startMiB: 23, sizeMiB: 20, code: "8300", fs: filesystem.Ext4, label: "data"},
 	)
 	roles, err := FindRoot(table, "", "amd64", osReleaseOn(3))
 	require.NoError(t, err)
@@ -101,16 +103,16 @@ func TestFindRootByOSRelease(t *testing.T) {
 
 func TestFindRootAmbiguousLabelsAndTypes(t *testing.T) {
 	labels := gptDisk(t,
-		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8300", fs: FSExt4, label: "root"},
-		testPart{num: 2, startMiB: 21, sizeMiB: 20, code: "8300", fs: FSExt4, name: "cloudimg-rootfs"},
+		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8300", fs: filesystem.Ext4, label: "root"},
+		testPart{num: 2, startMiB: 21, sizeMiB: 20, code: "8300", fs: filesystem.Ext4, name: "cloudimg-rootfs"},
 	)
 	_, err := FindRoot(labels, "", "", osReleaseOn(1))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "2 partitions have the label cloudimg-rootfs or root")
 
 	types := gptDisk(t,
-		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8305", fs: FSExt4},
-		testPart{num: 2, startMiB: 21, sizeMiB: 20, code: "8305", fs: FSExt4},
+		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8305", fs: filesystem.Ext4},
+		testPart{num: 2, startMiB: 21, sizeMiB: 20, code: "8305", fs: filesystem.Ext4},
 	)
 	_, err = FindRoot(types, "", "aarch64", nil)
 	require.Error(t, err)
@@ -121,15 +123,15 @@ func TestFindRootAmbiguousLabelsAndTypes(t *testing.T) {
 func TestFindRootRejectsNonExtRoot(t *testing.T) {
 	xfsRoot := gptDisk(t,
 		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00"},
-		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "8304", fs: FSXFS},
+		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "8304", fs: filesystem.XFS},
 	)
 	_, err := FindRoot(xfsRoot, "", "amd64", nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `holds xfs; only ext2/3/4 can be exported as a root tarball: use filetype = "ddgz"`)
 
 	xfsBoot := gptDisk(t,
-		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8304", fs: FSExt4},
-		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "ea00", fs: FSXFS},
+		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8304", fs: filesystem.Ext4},
+		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "ea00", fs: filesystem.XFS},
 	)
 	roles, err := FindRoot(xfsBoot, "", "amd64", nil)
 	require.NoError(t, err, "the /boot is refused by the export that mounts it, if fstab does not say otherwise")
@@ -140,10 +142,10 @@ func TestFindRootRejectsNonExtRoot(t *testing.T) {
 func TestFindRootMBR(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mbr.raw")
 	buildMBR(t, path, 96, []testPart{
-		{startMiB: 1, sizeMiB: 20, code: "ef", fs: FSVFAT, label: "root"},
+		{startMiB: 1, sizeMiB: 20, code: "ef", fs: filesystem.VFAT, label: "root"},
 		{startMiB: 21, sizeMiB: 70, code: "5"},
-		{startMiB: 22, sizeMiB: 30, code: "83", fs: FSExt4, label: "cloudimg-rootfs"},
-		{startMiB: 53, sizeMiB: 20, code: "ea", fs: FSExt4},
+		{startMiB: 22, sizeMiB: 30, code: "83", fs: filesystem.Ext4, label: "cloudimg-rootfs"},
+		{startMiB: 53, sizeMiB: 20, code: "ea", fs: filesystem.Ext4},
 	})
 	roles, err := FindRoot(readTableOf(t, path), "", "amd64", nil)
 	require.NoError(t, err)
@@ -156,13 +158,13 @@ func TestFindRootMBR(t *testing.T) {
 func TestFindRootWholeDisk(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bare.raw")
 	run(t, "truncate", "-s", "16M", path)
-	makeFilesystem(t, path, 0, 16*MiB, FSExt4, "")
+	makeFilesystem(t, path, 0, 16*MiB, filesystem.Ext4, "")
 	table := readTableOf(t, path)
 	roles, err := FindRoot(table, "", "", nil)
 	require.NoError(t, err)
 	assert.NotEmpty(t, roles.Root.FSUUID)
 	roles.Root.FSUUID = ""
-	assert.Equal(t, Partition{Size: 16 * MiB, Filesystem: FSExt4}, roles.Root)
+	assert.Equal(t, Volume{Kind: KindWholeDisk, Size: 16 * MiB, Filesystem: filesystem.Ext4}, roles.Root)
 	assert.Equal(t, "whole disk, 16.0 MiB, no partition table, ext4", roles.Root.Describe())
 }
 
@@ -193,24 +195,24 @@ func TestFindRootExplainsUnreadableRoots(t *testing.T) {
 		alter func(t *testing.T, disk string, start int64)
 		want  string
 	}{
-		{FSExt4, dirtyExt4, "partition 2, 300.0 MiB, Linux filesystem, ext4 (journal needs recovery): its journal holds changes not yet written, as after a crash or a power-off without shutdown; shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"},
+		{filesystem.Ext4, dirtyExt4, "partition 2, 300.0 MiB, Linux filesystem, ext4 (journal needs recovery): its journal holds changes not yet written, as after a crash or a power-off without shutdown; shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"},
 		{"", lvm, `partition 2, 300.0 MiB, Linux filesystem, LVM2_member: an LVM physical volume, which a tgz export cannot read; use filetype = "ddgz" to export the whole disk`},
 		{"", luks, `partition 2, 300.0 MiB, Linux filesystem, crypto_LUKS: encrypted with LUKS, which a tgz export cannot read; use filetype = "ddgz"`},
-		{FSXFS, nil, `partition 2, 300.0 MiB, Linux filesystem, xfs: a tgz export cannot read xfs yet; use filetype = "ddgz" to export the whole disk`},
-		{FSBtrfs, nil, `partition 2, 300.0 MiB, Linux filesystem, btrfs: a tgz export cannot read btrfs yet; use filetype = "ddgz"`},
+		{filesystem.XFS, nil, `partition 2, 300.0 MiB, Linux filesystem, xfs: a tgz export cannot read xfs yet; use filetype = "ddgz" to export the whole disk`},
+		{filesystem.Btrfs, nil, `partition 2, 300.0 MiB, Linux filesystem, btrfs: a tgz export cannot read btrfs yet; use filetype = "ddgz"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want[:45], func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "disk.raw")
 			parts := []testPart{
-				{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00", fs: FSVFAT},
+				{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00", fs: filesystem.VFAT},
 				{num: 2, startMiB: 21, sizeMiB: 300, code: "8300", fs: tc.fs},
 			}
 			buildGPT(t, path, 322, parts)
 			if tc.alter != nil {
 				tc.alter(t, path, parts[1].start())
 			}
-			_, err := FindRoot(readTableOf(t, path), "", "amd64", func(Partition) bool { return false })
+			_, err := FindRoot(readTableOf(t, path), "", "amd64", func(Volume) bool { return false })
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "no root partition found; set root_partition")
 			assert.Contains(t, err.Error(), tc.want)
@@ -223,15 +225,15 @@ func TestFindRootExplainsUnreadableRoots(t *testing.T) {
 func TestPartitionIdentities(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gpt.raw")
 	buildGPT(t, path, 700, []testPart{
-		{num: 1, startMiB: 1, sizeMiB: 40, code: "ef00", fs: FSVFAT},
-		{num: 2, startMiB: 41, sizeMiB: 20, code: "8300", fs: FSExt4},
-		{num: 3, startMiB: 61, sizeMiB: 300, code: "8300", fs: FSXFS},
-		{num: 4, startMiB: 361, sizeMiB: 300, code: "8300", fs: FSBtrfs},
-		{num: 5, startMiB: 661, sizeMiB: 20, code: "8200", fs: FSSwap},
+		{num: 1, startMiB: 1, sizeMiB: 40, code: "ef00", fs: filesystem.VFAT},
+		{num: 2, startMiB: 41, sizeMiB: 20, code: "8300", fs: filesystem.Ext4},
+		{num: 3, startMiB: 61, sizeMiB: 300, code: "8300", fs: filesystem.XFS},
+		{num: 4, startMiB: 361, sizeMiB: 300, code: "8300", fs: filesystem.Btrfs},
+		{num: 5, startMiB: 661, sizeMiB: 20, code: "8200", fs: filesystem.Swap},
 	})
 	table := readTableOf(t, path)
-	require.Len(t, table.Partitions, 5)
-	for _, p := range table.Partitions {
+	require.Len(t, table.Volumes, 5)
+	for _, p := range table.Volumes {
 		uuid := strings.TrimSpace(run(t, "blkid", "-p", "-O", fmt.Sprint(p.Start), "-o", "value", "-s", "UUID", path))
 		assert.Equal(t, uuid, p.FSUUID, "partition %d (%s)", p.Number, p.Filesystem)
 		assert.NotEmpty(t, p.FSUUID)
@@ -241,13 +243,13 @@ func TestPartitionIdentities(t *testing.T) {
 
 	mbr := filepath.Join(t.TempDir(), "mbr.raw")
 	buildMBR(t, mbr, 64, []testPart{
-		{startMiB: 1, sizeMiB: 20, code: "83", fs: FSExt4},
+		{startMiB: 1, sizeMiB: 20, code: "83", fs: filesystem.Ext4},
 		{startMiB: 21, sizeMiB: 40, code: "5"},
-		{startMiB: 22, sizeMiB: 20, code: "83", fs: FSExt4},
+		{startMiB: 22, sizeMiB: 20, code: "83", fs: filesystem.Ext4},
 	})
 	signature := strings.TrimSpace(run(t, "blkid", "-p", "-o", "value", "-s", "PTUUID", mbr))
 	var got []string
-	for _, p := range readTableOf(t, mbr).Partitions {
+	for _, p := range readTableOf(t, mbr).Volumes {
 		got = append(got, p.PartUUID)
 	}
 	assert.Equal(t, []string{signature + "-01", signature + "-05"}, got)

@@ -1,10 +1,12 @@
-package diskimage
+package volume
 
 import (
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/c34478be/packer-plugin-maas/internal/filesystem"
 )
 
 // Partition types that decide roles.
@@ -15,7 +17,7 @@ const (
 	mbrTypeXBOOT = 0xea
 )
 
-// rootTypes maps an architecture (Discoverable Partitions Specification
+// rootTypes maps an architecture (Discoverable Volumes Specification
 // names) to its root partition type.
 var rootTypes = map[string]string{
 	"x86":         "44479540-f297-41b2-9af7-d131d5f0458a",
@@ -70,10 +72,10 @@ func rootTypeFor(arch string) (map[string]bool, error) {
 
 // Roles are the partitions an export reads.
 type Roles struct {
-	Root Partition
+	Root Volume
 	// Boot is an XBOOTLDR partition (or one named bls_boot): /boot,
 	// unless the root's /etc/fstab or a setting says otherwise.
-	Boot *Partition
+	Boot *Volume
 }
 
 // rootLabels are the labels cloud images give their root filesystem.
@@ -84,9 +86,11 @@ var rootLabels = []string{"cloudimg-rootfs", "root"}
 // want selects the root by partition number ("2") or by GPT partition name
 // or filesystem label; "" finds it: the GPT root type for arch (a Debian,
 // MAAS or kernel architecture name; "" for any), else the partition named or
-// labelled cloudimg-rootfs or root, else the only ext partition for which
-// hasOSRelease is true. The EFI system partition is never root or boot.
-func FindRoot(t *Table, want, arch string, hasOSRelease func(Partition) bool) (Roles, error) {
+// labelled cloudimg-rootfs or root, else the only volume whose filesystem
+// may hold a root (filesystem.HoldsRoot) for which hasOSRelease is true.
+// The EFI system partition is never root or boot. A root no registered
+// reader reads is refused with what each volume holds.
+func FindRoot(t *Table, want, arch string, hasOSRelease func(Volume) bool) (Roles, error) {
 	rootTypeSet, err := rootTypeFor(arch)
 	if err != nil {
 		return Roles{}, err
@@ -107,19 +111,19 @@ func FindRoot(t *Table, want, arch string, hasOSRelease func(Partition) bool) (R
 	return roles, nil
 }
 
-func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease func(Partition) bool) (Partition, error) {
+func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease func(Volume) bool) (Volume, error) {
 	candidates := rootCandidates(t)
 	if want != "" {
 		return pickWanted(t, candidates, want)
 	}
 	steps := []struct {
 		what  string
-		match func(Partition) bool
+		match func(Volume) bool
 	}{
-		{"a Linux root partition type", func(p Partition) bool { return rootTypeSet[p.TypeGUID] }},
+		{"a Linux root partition type", func(p Volume) bool { return rootTypeSet[p.TypeGUID] }},
 		{"the label cloudimg-rootfs or root", hasRootLabel},
-		{"an ext filesystem holding /etc/os-release", func(p Partition) bool {
-			return IsExt(p.Filesystem) && (t.Scheme == SchemeNone || hasOSRelease != nil && hasOSRelease(p))
+		{"an ext filesystem holding /etc/os-release", func(p Volume) bool {
+			return filesystem.HoldsRoot(p.Filesystem) && (t.Scheme == SchemeNone || hasOSRelease != nil && hasOSRelease(p))
 		}},
 	}
 	for _, s := range steps {
@@ -130,52 +134,52 @@ func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease f
 		case 1:
 			return found[0], nil
 		default:
-			return Partition{}, listingError(t, fmt.Sprintf("%d partitions have %s, so the root partition is ambiguous", len(found), s.what))
+			return Volume{}, listingError(t, fmt.Sprintf("%d partitions have %s, so the root partition is ambiguous", len(found), s.what))
 		}
 	}
-	return Partition{}, listingError(t, "no root partition found")
+	return Volume{}, listingError(t, "no root partition found")
 }
 
 // rootCandidates leaves out the ESP and /boot partitions.
-func rootCandidates(t *Table) []Partition {
-	return filter(t.Partitions, func(p Partition) bool { return !isESP(p) && !isBoot(p) })
+func rootCandidates(t *Table) []Volume {
+	return filter(t.Volumes, func(p Volume) bool { return !p.IsESP() && !isBoot(p) })
 }
 
-func pickWanted(t *Table, candidates []Partition, want string) (Partition, error) {
+func pickWanted(t *Table, candidates []Volume, want string) (Volume, error) {
 	if n, err := strconv.Atoi(want); err == nil {
-		for _, p := range t.Partitions {
+		for _, p := range t.Volumes {
 			if p.Number == n {
-				if isESP(p) {
-					return Partition{}, listingError(t, fmt.Sprintf("root_partition %q is the EFI system partition", want))
+				if p.IsESP() {
+					return Volume{}, listingError(t, fmt.Sprintf("root_partition %q is the EFI system partition", want))
 				}
 				return p, nil
 			}
 		}
-		return Partition{}, listingError(t, fmt.Sprintf("root_partition %q: no partition has that number", want))
+		return Volume{}, listingError(t, fmt.Sprintf("root_partition %q: no partition has that number", want))
 	}
-	found := filter(candidates, func(p Partition) bool { return p.Name == want || p.FSLabel == want })
+	found := filter(candidates, func(p Volume) bool { return p.Name == want || p.FSLabel == want })
 	switch len(found) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return Partition{}, listingError(t, fmt.Sprintf("root_partition %q: no partition has that name or label", want))
+		return Volume{}, listingError(t, fmt.Sprintf("root_partition %q: no partition has that name or label", want))
 	default:
-		return Partition{}, listingError(t, fmt.Sprintf("root_partition %q matches %d partitions", want, len(found)))
+		return Volume{}, listingError(t, fmt.Sprintf("root_partition %q matches %d partitions", want, len(found)))
 	}
 }
 
-// FindPartition picks a partition by number ("2"), GPT partition name or
+// Find picks a partition by number ("2"), GPT partition name or
 // filesystem label, for settings such as boot_partition; never the ESP.
-func FindPartition(t *Table, want string) (Partition, error) {
-	var found []Partition
+func Find(t *Table, want string) (Volume, error) {
+	var found []Volume
 	if n, err := strconv.Atoi(want); err == nil {
-		found = filter(t.Partitions, func(p Partition) bool { return p.Number == n })
+		found = filter(t.Volumes, func(p Volume) bool { return p.Number == n })
 	} else {
-		found = filter(t.Partitions, func(p Partition) bool { return p.Name == want || p.FSLabel == want })
+		found = filter(t.Volumes, func(p Volume) bool { return p.Name == want || p.FSLabel == want })
 	}
 	var problem string
 	switch {
-	case len(found) == 1 && isESP(found[0]):
+	case len(found) == 1 && found[0].IsESP():
 		problem = fmt.Sprintf("%q is the EFI system partition", want)
 	case len(found) == 1:
 		return found[0], nil
@@ -186,14 +190,14 @@ func FindPartition(t *Table, want string) (Partition, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s. The disk (%s) has:", problem, t.Scheme)
-	for _, p := range t.Partitions {
+	for _, p := range t.Volumes {
 		b.WriteString("\n  " + p.Describe())
 	}
-	return Partition{}, errors.New(b.String())
+	return Volume{}, errors.New(b.String())
 }
 
-func pickBoot(t *Table, root Partition) (*Partition, error) {
-	found := filter(t.Partitions, func(p Partition) bool { return isBoot(p) && p.Number != root.Number })
+func pickBoot(t *Table, root Volume) (*Volume, error) {
+	found := filter(t.Volumes, func(p Volume) bool { return isBoot(p) && p.Number != root.Number })
 	switch len(found) {
 	case 0:
 		return nil, nil
@@ -204,26 +208,28 @@ func pickBoot(t *Table, root Partition) (*Partition, error) {
 	}
 }
 
-func checkExportable(role string, p Partition) error {
-	if IsExt(p.Filesystem) {
+func checkExportable(role string, p Volume) error {
+	if filesystem.HoldsRoot(p.Filesystem) {
 		return nil
 	}
 	switch p.Filesystem {
-	case FSXFS, FSBtrfs, FSLVM, FSLUKS:
-		return fmt.Errorf("the %s partition (%s) holds %s; only ext2/3/4 can be exported as a root tarball: use filetype = \"ddgz\" to export the whole disk instead", role, p.Describe(), p.Filesystem)
+	case filesystem.XFS, filesystem.Btrfs, filesystem.LVM, filesystem.LUKS:
+		return fmt.Errorf("the %s partition (%s) holds %s; only %s can be exported as a root tarball: use filetype = \"ddgz\" to export the whole disk instead", role, p.Describe(), p.Filesystem, filesystem.RootNames())
 	case "":
 		return fmt.Errorf("the %s partition (%s) holds no filesystem that could be recognised; set root_partition to the right partition, or use filetype = \"ddgz\"", role, p.Describe())
 	}
 	return fmt.Errorf("the %s partition (%s) holds %s, not a Linux root filesystem; set root_partition to the right partition", role, p.Describe(), p.Filesystem)
 }
 
-func isESP(p Partition) bool { return p.TypeGUID == TypeESP || p.MBRType == mbrTypeESP }
+// IsESP reports whether v is the EFI system partition, which an export
+// never reads: curtin installs its own.
+func (v Volume) IsESP() bool { return v.TypeGUID == TypeESP || v.MBRType == mbrTypeESP }
 
-func isBoot(p Partition) bool {
+func isBoot(p Volume) bool {
 	return p.TypeGUID == TypeXBOOTLDR || p.MBRType == mbrTypeXBOOT || p.Name == "bls_boot"
 }
 
-func hasRootLabel(p Partition) bool {
+func hasRootLabel(p Volume) bool {
 	for _, l := range rootLabels {
 		if p.Name == l || p.FSLabel == l {
 			return true
@@ -232,8 +238,8 @@ func hasRootLabel(p Partition) bool {
 	return false
 }
 
-func filter(ps []Partition, keep func(Partition) bool) []Partition {
-	var out []Partition
+func filter(ps []Volume, keep func(Volume) bool) []Volume {
+	var out []Volume
 	for _, p := range ps {
 		if keep(p) {
 			out = append(out, p)
@@ -245,10 +251,10 @@ func filter(ps []Partition, keep func(Partition) bool) []Partition {
 func listingError(t *Table, problem string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s; set root_partition to the number, name or label of the root partition. The disk (%s) has:", problem, t.Scheme)
-	if len(t.Partitions) == 0 {
+	if len(t.Volumes) == 0 {
 		b.WriteString(" no partitions")
 	}
-	for _, p := range t.Partitions {
+	for _, p := range t.Volumes {
 		b.WriteString("\n  ")
 		b.WriteString(p.Describe())
 		if note := unreadableNote(p); note != "" {
@@ -260,16 +266,16 @@ func listingError(t *Table, problem string) error {
 
 // unreadableNote says why a partition that may well be the root cannot be
 // read as one, and what to do about it; "" when nothing stands in the way.
-func unreadableNote(p Partition) string {
+func unreadableNote(p Volume) string {
 	switch {
-	case IsExt(p.Filesystem) && p.NeedsRecovery:
+	case filesystem.HoldsRoot(p.Filesystem) && p.NeedsRecovery:
 		return "its journal holds changes not yet written, as after a crash or a power-off without shutdown; " +
 			"shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"
-	case p.Filesystem == FSLVM:
+	case p.Filesystem == filesystem.LVM:
 		return "an LVM physical volume, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
-	case p.Filesystem == FSLUKS:
+	case p.Filesystem == filesystem.LUKS:
 		return "encrypted with LUKS, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
-	case p.Filesystem == FSXFS || p.Filesystem == FSBtrfs:
+	case (p.Filesystem == filesystem.XFS || p.Filesystem == filesystem.Btrfs) && !filesystem.Readable(p.Filesystem):
 		return "a tgz export cannot read " + p.Filesystem + " yet; use filetype = \"ddgz\" to export the whole disk"
 	}
 	return ""
@@ -277,9 +283,9 @@ func unreadableNote(p Partition) string {
 
 // Describe is a one-line summary: number, size, type, filesystem, name and
 // label.
-func (p Partition) Describe() string {
+func (p Volume) Describe() string {
 	var b strings.Builder
-	if p.Number == 0 {
+	if p.Kind == KindWholeDisk {
 		b.WriteString("whole disk")
 	} else {
 		fmt.Fprintf(&b, "partition %d", p.Number)
@@ -302,7 +308,7 @@ func (p Partition) Describe() string {
 	return b.String()
 }
 
-func (p Partition) typeName() string {
+func (p Volume) typeName() string {
 	switch {
 	case p.TypeGUID != "":
 		if n, ok := gptTypeNames[p.TypeGUID]; ok {
@@ -314,7 +320,7 @@ func (p Partition) typeName() string {
 			}
 		}
 		return "type " + p.TypeGUID
-	case p.Number == 0:
+	case p.Kind == KindWholeDisk:
 		return "no partition table"
 	}
 	if n, ok := mbrTypeNames[p.MBRType]; ok {

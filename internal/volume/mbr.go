@@ -1,4 +1,4 @@
-package diskimage
+package volume
 
 import (
 	"encoding/binary"
@@ -104,7 +104,7 @@ func (t *Table) addMBR(number int, e mbrEntry, base, total int64) {
 		t.Warnings = append(t.Warnings, fmt.Sprintf("MBR partition %d ends at sector %d, past the end of the disk (%d sectors); it is cut short", number, end-1, total))
 		end = total
 	}
-	t.Partitions = append(t.Partitions, Partition{
+	t.Volumes = append(t.Volumes, Volume{
 		Number: number, Start: start * mbrSectorSize, Size: (end - start) * mbrSectorSize, MBRType: e.typ,
 		PartUUID: fmt.Sprintf("%08x-%02x", t.diskSignature, number),
 	})
