@@ -6,8 +6,8 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	"github.com/hashicorp/packer-plugin-sdk/communicator"
+	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
