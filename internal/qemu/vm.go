@@ -203,10 +203,8 @@ func (vm *VM) Stop(ctx context.Context) error { return StopMachine(ctx, vm) }
 // StopMachine is the stop ladder of Stop, for any Machine: ACPI power-off,
 // wait until ctx is done, quit, wait quitGrace, kill.
 func StopMachine(ctx context.Context, m Machine) error {
-	select {
-	case <-m.Done():
+	if exited(m) {
 		return nil
-	default:
 	}
 	powerdownErr := m.Powerdown()
 	if powerdownErr == nil {
@@ -214,6 +212,9 @@ func StopMachine(ctx context.Context, m Machine) error {
 		case <-m.Done():
 			return nil
 		case <-ctx.Done():
+			if exited(m) { // powered off just as the time ran out
+				return nil
+			}
 		}
 	}
 	how, err := forceExit(m)
@@ -224,6 +225,15 @@ func StopMachine(ctx context.Context, m Machine) error {
 		return fmt.Errorf("%w: ACPI power-down failed (%v), QEMU %s", ErrForcedStop, powerdownErr, how)
 	}
 	return fmt.Errorf("%w: QEMU %s", ErrForcedStop, how)
+}
+
+func exited(m Machine) bool {
+	select {
+	case <-m.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // Quit asks QEMU over QMP to exit now, without the guest's help.
