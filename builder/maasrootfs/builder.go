@@ -71,11 +71,11 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 // newState is the state bag the steps start with, and the phase timer.
 func (b *Builder) newState(ui packersdk.Ui, hook packersdk.Hook) (*multistep.BasicStateBag, *phases) {
 	state := new(multistep.BasicStateBag)
-	state.Put(keyHook, hook)
+	putHook(state, hook)
 	putUI(state, ui)
 	// For maas-curtin-hook, whose kernel-kept check runs before
 	// generalize removes the kernel.
-	state.Put(keyGeneratedData, map[string]interface{}{curtinhook.GeneratedRemoveKernel: b.config.RemoveKernel})
+	putGeneratedData(state, map[string]interface{}{curtinhook.GeneratedRemoveKernel: b.config.RemoveKernel})
 	return state, newPhases(time.Now)
 }
 

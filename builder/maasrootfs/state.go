@@ -33,6 +33,13 @@ const (
 func getUI(s multistep.StateBag) packersdk.Ui     { return s.Get(keyUI).(packersdk.Ui) }
 func putUI(s multistep.StateBag, ui packersdk.Ui) { s.Put(keyUI, ui) }
 
+func putHook(s multistep.StateBag, hook packersdk.Hook) { s.Put(keyHook, hook) }
+
+// putGeneratedData is the data StepProvision hands the provisioners.
+func putGeneratedData(s multistep.StateBag, data map[string]interface{}) {
+	s.Put(keyGeneratedData, data)
+}
+
 // getError is the error a step halted the build with, or nil.
 func getError(s multistep.StateBag) error {
 	err, _ := s.Get(keyError).(error)
