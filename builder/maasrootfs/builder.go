@@ -20,26 +20,11 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/curtinhook"
-	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
 // BuilderID identifies artifacts made by maas-rootfs.
 const BuilderID = "c34478be.maas.rootfs"
-
-// State bag keys the steps share.
-const (
-	stateFirmware  = "firmware"   // qemu.Firmware found on this host
-	stateImagePath = "image_path" // the downloaded (cached) cloud image
-	stateWorkDir   = "work_dir"   // overlay, seed and UEFI vars of this build
-	stateOverlay   = "overlay"    // the VM's disk
-	stateSeed      = "seed"       // the NoCloud seed image
-	stateVM        = "vm"         // *qemu.VM
-	stateAccel     = "accel"      // qemu.Accel in use
-	stateSSHPort   = "ssh_port"   // host port forwarded to the guest's 22
-	statePhases    = "phases"     // *phases, the timing summary
-	stateResult    = "result"     // *maas.ImageFile, what the export wrote
-	stateShutdown  = "shutdown_requested"
-)
 
 // Builder is maas-rootfs.
 type Builder struct {
@@ -63,12 +48,15 @@ func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
 func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook) (packersdk.Artifact, error) {
 	c := &b.config
 	state, timing := b.newState(ui, hook)
-	steps := b.steps(timing)
+	steps, err := b.steps(timing, qemuDriver{})
+	if err != nil {
+		return nil, err
+	}
 	runner := commonsteps.NewRunner(steps, c.PackerConfig, ui)
 	runner.Run(ctx, state)
 
-	if err, ok := state.GetOk("error"); ok {
-		return nil, err.(error)
+	if err := getError(state); err != nil {
+		return nil, err
 	}
 	if _, cancelled := state.GetOk(multistep.StateCancelled); cancelled {
 		return nil, errors.New("build was cancelled")
@@ -77,51 +65,58 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		return nil, errors.New("build was halted")
 	}
 	ui.Say(timing.summary())
-	res := state.Get(stateResult).(*maas.ImageFile)
-	return newArtifact(res, state.Get("SourceImageURL")), nil
+	return newArtifact(getResult(state), state.Get(keySourceURL)), nil
 }
 
 // newState is the state bag the steps start with, and the phase timer.
 func (b *Builder) newState(ui packersdk.Ui, hook packersdk.Hook) (*multistep.BasicStateBag, *phases) {
 	state := new(multistep.BasicStateBag)
-	state.Put("config", &b.config)
-	state.Put("hook", hook)
-	state.Put("ui", ui)
-	timing := newPhases(time.Now)
-	state.Put(statePhases, timing)
+	putHook(state, hook)
+	putUI(state, ui)
 	// For maas-curtin-hook, whose kernel-kept check runs before
 	// generalize removes the kernel.
-	state.Put("generated_data", map[string]interface{}{curtinhook.GeneratedRemoveKernel: b.config.RemoveKernel})
-	return state, timing
+	putGeneratedData(state, map[string]interface{}{curtinhook.GeneratedRemoveKernel: b.config.RemoveKernel})
+	return state, newPhases(time.Now)
 }
 
-// steps are the build's steps, in order; timing times the phases.
-func (b *Builder) steps(timing *phases) []multistep.Step {
+// steps are the build's steps, in order, each given the settings it uses;
+// timing times the phases, d runs QEMU.
+func (b *Builder) steps(timing *phases, d driver) ([]multistep.Step, error) {
 	c := &b.config
+	userData, err := c.extraUserData() // validated by Prepare
+	if err != nil {
+		return nil, err
+	}
+	script, err := c.generalizeScript()
+	if err != nil {
+		return nil, err
+	}
 	return []multistep.Step{
-		&stepFindFirmware{},
+		&stepFindFirmware{root: c.firmwareRoot, arch: c.Architecture, kind: c.Firmware, code: c.FirmwareCode, vars: c.FirmwareVars},
 		timing.step("download", &stepDownloadImage{commonsteps.StepDownload{
 			Checksum:    c.ImageChecksum,
 			Description: "cloud image",
-			ResultKey:   stateImagePath,
+			ResultKey:   keyImagePath,
 			Url:         c.ImageURLs,
 		}}),
 		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDirectory},
-		&stepCreateOverlay{},
-		&stepCreateSeed{},
-		&stepRunQEMU{},
-		timing.step("boot to SSH", &stepWaitSSH{}),
+		&stepCreateOverlay{driver: d, outputDir: c.OutputDirectory, imageURL: c.ImageURL, diskSize: c.diskSize},
+		&stepCreateSeed{comm: &c.Comm, userData: userData},
+		&stepRunQEMU{driver: d, accelerator: c.Accelerator, outputDir: c.OutputDirectory, vm: qemu.Config{
+			Binary: c.QemuBinary, Arch: c.Architecture, CPUs: c.CPUs, MemoryMiB: c.Memory, ExtraArgs: c.QemuArgs,
+		}},
+		timing.step("boot to SSH", &stepWaitSSH{comm: &c.Comm}),
 		&communicator.StepConnect{
 			Config:    &c.Comm,
 			Host:      func(multistep.StateBag) (string, error) { return sshHost, nil },
 			SSHConfig: c.Comm.SSHConfigFunc(),
-			SSHPort:   func(s multistep.StateBag) (int, error) { return s.Get(stateSSHPort).(int), nil },
+			SSHPort:   func(s multistep.StateBag) (int, error) { return getSSHPort(s), nil },
 		},
 		timing.step("cloud-init", &stepWaitCloudInit{}),
-		&stepCheckGuest{},
+		&stepCheckGuest{removeKernel: c.RemoveKernel},
 		timing.step("provisioning", &commonsteps.StepProvision{}),
-		timing.step("generalize", &stepGeneralize{}),
-		timing.step("shutdown", &stepShutdown{}),
-		timing.step("export", &stepExport{}),
-	}
+		timing.step("generalize", &stepGeneralize{script: script}),
+		timing.step("shutdown", &stepShutdown{timeout: c.ShutdownTimeout}),
+		timing.step("export", newStepExport(c, d)),
+	}, nil
 }

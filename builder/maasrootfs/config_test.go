@@ -183,14 +183,22 @@ func TestPrepareLeavesFirmwareFilesToTheBuild(t *testing.T) {
 
 			var ui bytes.Buffer
 			state := new(multistep.BasicStateBag)
-			state.Put("config", &c)
 			state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
-			assert.Equal(t, multistep.ActionHalt, (&stepFindFirmware{}).Run(context.Background(), state))
+			assert.Equal(t, multistep.ActionHalt, firmwareStep(t, &c).Run(context.Background(), state))
 			for _, want := range tc.want {
 				assert.ErrorContains(t, state.Get("error").(error), want)
 			}
 		})
 	}
+}
+
+// firmwareStep is the firmware step for the settings c.
+func firmwareStep(t *testing.T, c *Config) *stepFindFirmware {
+	var b Builder
+	b.config = *c
+	steps, err := b.steps(newPhases(time.Now), qemuDriver{})
+	require.NoError(t, err)
+	return steps[0].(*stepFindFirmware)
 }
 
 // TestFindFirmwareStep checks the step hands the firmware found to the
@@ -205,10 +213,9 @@ func TestFindFirmwareStep(t *testing.T) {
 	_, err := c.Prepare(validSettings(t))
 	require.NoError(t, err)
 	state := new(multistep.BasicStateBag)
-	state.Put("config", &c)
-	require.Equal(t, multistep.ActionContinue, (&stepFindFirmware{}).Run(context.Background(), state))
+	require.Equal(t, multistep.ActionContinue, firmwareStep(t, &c).Run(context.Background(), state))
 	assert.Equal(t, qemu.Firmware{Kind: qemu.FirmwareUEFI, Code: filepath.Join(root, "usr/share/OVMF/OVMF_CODE_4M.fd"),
-		VarsTemplate: filepath.Join(root, "usr/share/OVMF/OVMF_VARS_4M.fd")}, state.Get(stateFirmware))
+		VarsTemplate: filepath.Join(root, "usr/share/OVMF/OVMF_VARS_4M.fd")}, getFirmware(state))
 }
 
 // TestPrepareReportsAllMistakes checks that packer validate lists every

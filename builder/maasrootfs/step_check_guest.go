@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/guestcmd"
 )
@@ -21,15 +20,17 @@ var errRemoveKernelNeedsDpkg = errors.New("remove_kernel needs a dpkg-based imag
 // provisioners run, what the settings need of the guest and only the
 // guest can tell: that remove_kernel can work. Finding out at generalize
 // would waste the provisioning.
-type stepCheckGuest struct{}
+//
+// Uses the communicator (getComm); produces nothing.
+type stepCheckGuest struct {
+	removeKernel bool // remove_kernel
+}
 
 func (s *stepCheckGuest) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
-	if !c.RemoveKernel {
+	if !s.removeKernel {
 		return multistep.ActionContinue
 	}
-	comm := state.Get("communicator").(packersdk.Communicator)
-	code, _, err := guestcmd.Run(ctx, comm, "command -v dpkg-query")
+	code, _, err := guestcmd.Run(ctx, getComm(state), "command -v dpkg-query")
 	switch {
 	case err != nil:
 		return halt(state, fmt.Errorf("checking the guest for remove_kernel: %w", err))

@@ -37,10 +37,9 @@ func TestCheckGuestRemoveKernel(t *testing.T) {
 			}}
 			var ui bytes.Buffer
 			state := new(multistep.BasicStateBag)
-			state.Put("config", preparedConfig(t, map[string]interface{}{"remove_kernel": tc.removeKernel}))
 			state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
 			state.Put("communicator", comm)
-			assert.Equal(t, tc.want, (&stepCheckGuest{}).Run(context.Background(), state))
+			assert.Equal(t, tc.want, (&stepCheckGuest{removeKernel: tc.removeKernel}).Run(context.Background(), state))
 			if !tc.removeKernel {
 				assert.Empty(t, comm.Ran())
 			}
@@ -59,7 +58,9 @@ func TestStepsCheckGuestBeforeProvisioning(t *testing.T) {
 	_, _, err := b.Prepare(validSettings(t))
 	require.NoError(t, err)
 	var names []string
-	for _, s := range b.steps(newPhases(time.Now)) {
+	steps, err := b.steps(newPhases(time.Now), qemuDriver{})
+	require.NoError(t, err)
+	for _, s := range steps {
 		if ts, ok := s.(*timedStep); ok {
 			names = append(names, ts.name)
 		} else if _, ok := s.(*stepCheckGuest); ok {

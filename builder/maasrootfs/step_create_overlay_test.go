@@ -24,9 +24,8 @@ func TestDownloadedBaseWithABackingFileIsRefused(t *testing.T) {
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
 	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
-	state.Put("config", &Config{ImageURL: "https://images.example/noble.img", OutputDirectory: dir})
-	state.Put(stateImagePath, base)
-	step := &stepCreateOverlay{}
+	state.Put(keyImagePath, base)
+	step := &stepCreateOverlay{driver: qemuDriver{}, imageURL: "https://images.example/noble.img", outputDir: dir}
 	defer step.Cleanup(state)
 
 	if action := step.Run(context.Background(), state); action != multistep.ActionHalt {

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hashicorp/packer-plugin-sdk/communicator"
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"gopkg.in/yaml.v3"
 
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
@@ -22,19 +22,20 @@ const (
 
 // stepCreateSeed makes the throw-away SSH key pair and the NoCloud seed
 // that creates the build user with its public key.
-type stepCreateSeed struct{}
+//
+// Uses the work directory (getWorkDir); produces the seed (getSeed) and
+// sets the private key in comm for the SSH steps.
+type stepCreateSeed struct {
+	comm     *communicator.Config // its SSHUsername is the build user
+	userData []byte               // user_data with the proxy settings
+}
 
 func (s *stepCreateSeed) Run(_ context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
 	privatePEM, authorizedKey, err := cloudinit.NewKeyPair()
 	if err != nil {
 		return halt(state, fmt.Errorf("making the build's SSH key: %w", err))
 	}
-	extra, err := c.extraUserData()
-	if err != nil {
-		return halt(state, err)
-	}
-	userData, err := cloudinit.BuildUserData(c.Comm.SSHUsername, authorizedKey, extra)
+	userData, err := cloudinit.BuildUserData(s.comm.SSHUsername, authorizedKey, s.userData)
 	if err != nil {
 		return halt(state, fmt.Errorf("user-data: %w", err))
 	}
@@ -46,13 +47,13 @@ func (s *stepCreateSeed) Run(_ context.Context, state multistep.StateBag) multis
 	if err != nil {
 		return halt(state, err)
 	}
-	seed := filepath.Join(state.Get(stateWorkDir).(string), "seed.img")
+	seed := filepath.Join(getWorkDir(state), "seed.img")
 	if err := cloudinit.WriteSeed(seed, map[string][]byte{"user-data": userData, "meta-data": metaData}); err != nil {
 		return halt(state, fmt.Errorf("writing the cloud-init seed: %w", err))
 	}
-	c.Comm.SSHPrivateKey = privatePEM
-	state.Put(stateSeed, seed)
-	state.Get("ui").(packersdk.Ui).Sayf("cloud-init seed: build user %s with a new ed25519 key, instance %s", c.Comm.SSHUsername, instanceID)
+	s.comm.SSHPrivateKey = privatePEM
+	putSeed(state, seed)
+	getUI(state).Sayf("cloud-init seed: build user %s with a new ed25519 key, instance %s", s.comm.SSHUsername, instanceID)
 	return multistep.ActionContinue
 }
 

@@ -7,20 +7,22 @@ import (
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	"github.com/hashicorp/packer-plugin-sdk/multistep/commonsteps"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 )
 
 // stepDownloadImage is the SDK's download step, whose checksum error names
 // neither setting: a mismatch is then reported as image_checksum's.
+//
+// Uses its StepDownload fields; produces the image (getImagePath) and
+// its URL (getSourceURL).
 type stepDownloadImage struct {
 	commonsteps.StepDownload
 }
 
 func (s *stepDownloadImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	action := s.StepDownload.Run(ctx, state)
-	if err, ok := state.Get("error").(error); ok && action == multistep.ActionHalt && isChecksumMismatch(err) {
-		state.Get("ui").(packersdk.Ui).Error(checksumMismatchHint)
-		state.Put("error", fmt.Errorf("%s: %w", checksumMismatchHint, err))
+	if err := getError(state); err != nil && action == multistep.ActionHalt && isChecksumMismatch(err) {
+		getUI(state).Error(checksumMismatchHint)
+		putError(state, fmt.Errorf("%s: %w", checksumMismatchHint, err))
 	}
 	return action
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
@@ -20,52 +19,68 @@ import (
 
 // stepExport writes the image file from the powered-off VM's disk: a MAAS
 // tgz or ddgz through the export engine, or the disk as a standalone qcow2.
-type stepExport struct{}
-
-func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
-	ui := state.Get("ui").(packersdk.Ui)
-	disk := state.Get(stateOverlay).(string)
-	output := filepath.Join(c.OutputDirectory, c.OutputFilename)
-
-	var res *maas.ImageFile
-	var err error
-	if c.OutputFormat == formatQcow2 {
-		res, err = s.qcow2(ctx, ui, disk, output, c.Architecture)
-	} else {
-		base, _ := state.Get(stateImagePath).(string)
-		res, err = s.export(ctx, c, ui, disk, base, output)
-	}
-	if err != nil {
-		return halt(state, err)
-	}
-	ui.Sayf("Wrote %s: %d bytes, sha256 %s", res.Path, res.Size, res.SHA256)
-	state.Put(stateResult, res)
-	return multistep.ActionContinue
+// A failed or cancelled export leaves no file at output.
+//
+// Uses the powered-off VM's disk and its backing image (getOverlay,
+// getImagePath); produces the image file (getResult).
+type stepExport struct {
+	driver driver
+	output string // output_directory/output_filename
+	format string // output_format
+	arch   string // architecture
+	// settings is the export's part of the settings: filetype,
+	// compression, partitions, tar rules.
+	settings export.Options
 }
 
-func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, disk, base, output string) (*maas.ImageFile, error) {
-	ui.Sayf("Exporting the disk to %s (%s, gzip level %d)", output, c.OutputFormat, c.CompressionLevel)
-	var bar *packerui.Progress
-	opts := export.Options{
-		Input: disk,
-		// The overlay's backing file is the cached cloud image.
-		AllowBacking:     []string{base},
-		Output:           output,
+// newStepExport is the export step for the settings c.
+func newStepExport(c *Config, d driver) *stepExport {
+	settings := export.Options{
 		Filetype:         c.OutputFormat,
 		CompressionLevel: c.CompressionLevel,
 		RootPartition:    c.RootPartition,
 		BootPartition:    c.BootPartition,
 		Architecture:     c.Architecture,
-		Progress: func(total int64) func(int64) {
-			bar = packerui.NewProgress(ui, filepath.Base(output), total)
-			return bar.Add
-		},
-		Log: func(format string, args ...any) { ui.Sayf(format, args...) },
 	}
 	if c.OutputFormat == export.FiletypeTGZ {
-		opts.Tar = c.Tarball.Options()
+		settings.Tar = c.Tarball.Options()
 	}
+	return &stepExport{driver: d, output: filepath.Join(c.OutputDirectory, c.OutputFilename),
+		format: c.OutputFormat, arch: c.Architecture, settings: settings}
+}
+
+func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
+	ui := getUI(state)
+	disk := getOverlay(state)
+
+	var res *maas.ImageFile
+	var err error
+	if s.format == formatQcow2 {
+		res, err = s.qcow2(ctx, ui, disk)
+	} else {
+		base, _ := state.Get(keyImagePath).(string)
+		res, err = s.export(ctx, ui, disk, base)
+	}
+	if err != nil {
+		return halt(state, err)
+	}
+	ui.Sayf("Wrote %s: %d bytes, sha256 %s", res.Path, res.Size, res.SHA256)
+	putResult(state, res)
+	return multistep.ActionContinue
+}
+
+func (s *stepExport) export(ctx context.Context, ui packersdk.Ui, disk, base string) (*maas.ImageFile, error) {
+	ui.Sayf("Exporting the disk to %s (%s, gzip level %d)", s.output, s.format, s.settings.CompressionLevel)
+	var bar *packerui.Progress
+	opts := s.settings
+	opts.Input = disk
+	opts.AllowBacking = []string{base} // the overlay's backing file is the cached cloud image
+	opts.Output = s.output
+	opts.Progress = func(total int64) func(int64) {
+		bar = packerui.NewProgress(ui, filepath.Base(s.output), total)
+		return bar.Add
+	}
+	opts.Log = func(format string, args ...any) { ui.Sayf(format, args...) }
 	res, err := export.Run(ctx, opts)
 	if bar != nil {
 		bar.Close()
@@ -75,7 +90,7 @@ func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, dis
 	}
 	arch := res.Architecture
 	if arch == "" {
-		arch = c.Architecture + "/generic"
+		arch = s.arch + "/generic"
 	}
 	if summary := res.ImageSummary(arch); summary != "" {
 		ui.Say(summary)
@@ -85,13 +100,13 @@ func (s *stepExport) export(ctx context.Context, c *Config, ui packersdk.Ui, dis
 }
 
 // qcow2 flattens the overlay and its backing image into one qcow2.
-func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk, output, arch string) (*maas.ImageFile, error) {
+func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk string) (*maas.ImageFile, error) {
+	output := s.output
 	ui.Sayf("Writing the disk to %s (qcow2)", output)
 	partial := output + ".partial"
-	cmd := exec.CommandContext(ctx, "qemu-img", "convert", "-O", "qcow2", disk, partial)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if err := s.driver.ConvertToQcow2(ctx, disk, partial); err != nil {
 		_ = os.Remove(partial)
-		return nil, fmt.Errorf("qemu-img convert %s: %w: %s", disk, err, out)
+		return nil, fmt.Errorf("writing %s as qcow2: %w", disk, err)
 	}
 	sum, size, err := hashFile(partial)
 	if err == nil {
@@ -101,7 +116,7 @@ func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk, output, a
 		_ = os.Remove(partial)
 		return nil, err
 	}
-	return &maas.ImageFile{Path: output, Filetype: formatQcow2, SHA256: sum, Size: size, Architecture: arch + "/generic"}, nil
+	return &maas.ImageFile{Path: output, Filetype: formatQcow2, SHA256: sum, Size: size, Architecture: s.arch + "/generic"}, nil
 }
 
 func hashFile(path string) (string, int64, error) {

@@ -13,19 +13,26 @@ import (
 // runs the build, first of all, so that a missing OVMF stops the build
 // before the cloud image is downloaded. Explicit firmware_code and
 // firmware_vars are checked here too: they name the build host's files.
-type stepFindFirmware struct{}
+//
+// Uses the firmware settings; produces the firmware (getFirmware).
+type stepFindFirmware struct {
+	root string // where the usual paths are looked for: "" is /
+	arch string
+	kind string // firmware
+	code string // firmware_code
+	vars string // firmware_vars
+}
 
 func (s *stepFindFirmware) Run(_ context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
-	root := c.firmwareRoot
+	root := s.root
 	if root == "" {
 		root = "/"
 	}
-	fw, err := qemu.FindFirmwareUnder(root, c.Architecture, c.Firmware, c.FirmwareCode, c.FirmwareVars)
+	fw, err := qemu.FindFirmwareUnder(root, s.arch, s.kind, s.code, s.vars)
 	if err != nil {
 		return halt(state, fmt.Errorf("firmware: %w", err))
 	}
-	state.Put(stateFirmware, fw)
+	putFirmware(state, fw)
 	return multistep.ActionContinue
 }
 

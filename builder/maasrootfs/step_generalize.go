@@ -8,7 +8,6 @@ import (
 	"text/template"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
 	"github.com/c34478be/packer-plugin-maas/internal/guestcmd"
@@ -25,22 +24,21 @@ const generalizedMarker = "packer-maas: generalized"
 // sudoers entry, proxies, network config, cloud-init state, host keys,
 // machine-id) and ends by powering the guest off, since after the build
 // user is gone nothing can log in to do so.
-type stepGeneralize struct{}
+//
+// Uses the communicator (getComm); produces the request that the guest
+// powers off (getShutdownAsked) once the script has run.
+type stepGeneralize struct {
+	script []byte // the root shell script, from generalizeScript
+}
 
 func (s *stepGeneralize) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
-	ui := state.Get("ui").(packersdk.Ui)
-	comm := state.Get("communicator").(packersdk.Communicator)
-	script, err := c.generalizeScript()
-	if err != nil {
-		return halt(state, err)
-	}
+	ui := getUI(state)
 	ui.Say("Generalizing the image and powering the guest off...")
-	code, out, err := guestcmd.RunWithUi(ctx, comm, ui, "sudo -n sh -s", bytes.NewReader(script))
+	code, out, err := guestcmd.RunWithUi(ctx, getComm(state), ui, "sudo -n sh -s", bytes.NewReader(s.script))
 	generalized := strings.Contains(out, generalizedMarker)
 	switch {
 	case generalized:
-		state.Put(stateShutdown, true)
+		putShutdownAsked(state)
 	case err != nil:
 		return halt(state, fmt.Errorf("generalizing the image: %w", err))
 	default:

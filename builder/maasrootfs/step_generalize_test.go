@@ -194,17 +194,23 @@ func TestGeneralizeProxyRemoval(t *testing.T) {
 	assert.Equal(t, own, run(own), "nothing to remove")
 }
 
+// generalizeStep is the generalize step for the settings c.
+func generalizeStep(t *testing.T, c *Config) *stepGeneralize {
+	script, err := c.generalizeScript()
+	require.NoError(t, err)
+	return &stepGeneralize{script: script}
+}
+
 func TestGeneralizeFailureNamesTheLastLine(t *testing.T) {
 	comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
 		"sudo -n sh -s": {Code: 3, Stdout: "removing the build user\nuserdel: user packer-maas is currently used by process 1\n"},
 	}}
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
-	state.Put("config", preparedConfig(t, nil))
 	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
 	state.Put("communicator", comm)
 
-	assert.Equal(t, multistep.ActionHalt, (&stepGeneralize{}).Run(context.Background(), state))
+	assert.Equal(t, multistep.ActionHalt, generalizeStep(t, preparedConfig(t, nil)).Run(context.Background(), state))
 	require.EqualError(t, state.Get("error").(error),
 		"generalizing the image failed (exit 3): userdel: user packer-maas is currently used by process 1")
 }
@@ -220,13 +226,13 @@ func TestGeneralizeSeesTheMarkerAfterMuchOutput(t *testing.T) {
 	}}
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
-	state.Put("config", preparedConfig(t, map[string]interface{}{"remove_kernel": true}))
 	state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
 	state.Put("communicator", comm)
 
 	require.Greater(t, len(chatter), 256<<10)
-	assert.Equal(t, multistep.ActionContinue, (&stepGeneralize{}).Run(context.Background(), state), "error: %v", state.Get("error"))
-	assert.Equal(t, true, state.Get(stateShutdown))
+	step := generalizeStep(t, preparedConfig(t, map[string]interface{}{"remove_kernel": true}))
+	assert.Equal(t, multistep.ActionContinue, step.Run(context.Background(), state), "error: %v", state.Get("error"))
+	assert.Equal(t, true, state.Get(keyShutdownAsked))
 }
 
 // TestGeneralizeTraces runs the script's "traces" part with dash on a fake

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
@@ -22,44 +21,52 @@ const killGrace = 30 * time.Second
 
 // stepRunQEMU chooses the accelerator (and says which), starts the VM and
 // always stops it in Cleanup, on success, failure and Ctrl-C alike.
+//
+// Uses the firmware, work directory, disk and seed (getFirmware,
+// getWorkDir, getOverlay, getSeed); produces the running VM (getVM), its
+// accelerator (getAccel) and SSH port (getSSHPort).
 type stepRunQEMU struct {
-	vm      *qemu.VM
+	driver      driver
+	accelerator string      // accelerator, "" to choose
+	outputDir   string      // output_directory, where console.log goes
+	vm          qemu.Config // the settings' part: binary, arch, CPUs, memory, qemu_args
+
+	machine machine
 	qmpDir  string
 	console string
 }
 
 func (s *stepRunQEMU) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
-	ui := state.Get("ui").(packersdk.Ui)
+	ui := getUI(state)
 
-	accel, reason, err := qemu.ChooseAccelerator(c.Accelerator, c.Architecture)
+	accel, reason, err := qemu.ChooseAccelerator(s.accelerator, s.vm.Arch)
 	if err != nil {
-		return halt(state, fmt.Errorf("accelerator %q: %w", c.Accelerator, err))
+		return halt(state, fmt.Errorf("accelerator %q: %w", s.accelerator, err))
 	}
 	ui.Sayf("Accelerator: %s (%s)", accel, reason)
 	if accel == qemu.AccelTCG {
 		ui.Say("Warning: TCG emulates the guest's CPU in software: the build runs about ten times slower than with KVM or HVF.")
 	}
-	state.Put(stateAccel, accel)
+	putAccel(state, accel)
 
-	cfg, err := s.vmConfig(c, state, accel)
+	cfg, err := s.vmConfig(state, accel)
 	if err != nil {
 		return halt(state, err)
 	}
-	s.vm, err = qemu.Start(ctx, cfg)
+	s.machine, err = s.driver.Start(ctx, cfg)
 	if err != nil {
 		return halt(state, fmt.Errorf("starting QEMU: %w", err))
 	}
-	ui.Sayf("QEMU started (pid %d), serial console in %s, SSH forwarded from %s:%d", s.vm.PID(), cfg.SerialLog, sshHost, cfg.SSHPort)
-	ui.Say("QEMU command: " + s.vm.CommandLine())
-	state.Put(stateVM, s.vm)
-	state.Put(stateSSHPort, cfg.SSHPort)
+	ui.Sayf("QEMU started (pid %d), serial console in %s, SSH forwarded from %s:%d", s.machine.PID(), cfg.SerialLog, sshHost, cfg.SSHPort)
+	ui.Say("QEMU command: " + s.machine.CommandLine())
+	putVM(state, s.machine)
+	putSSHPort(state, cfg.SSHPort)
 	return multistep.ActionContinue
 }
 
 // vmConfig assembles the VM from the settings and the earlier steps' files.
-func (s *stepRunQEMU) vmConfig(c *Config, state multistep.StateBag, accel qemu.Accel) (qemu.Config, error) {
-	workDir := state.Get(stateWorkDir).(string)
+func (s *stepRunQEMU) vmConfig(state multistep.StateBag, accel qemu.Accel) (qemu.Config, error) {
+	workDir := getWorkDir(state)
 	port, err := qemu.FreePort()
 	if err != nil {
 		return qemu.Config{}, fmt.Errorf("finding a free port for SSH: %w", err)
@@ -70,21 +77,17 @@ func (s *stepRunQEMU) vmConfig(c *Config, state multistep.StateBag, accel qemu.A
 	if err != nil {
 		return qemu.Config{}, fmt.Errorf("QMP socket directory: %w", err)
 	}
-	s.console, err = filepath.Abs(filepath.Join(c.OutputDirectory, "console.log"))
+	s.console, err = filepath.Abs(filepath.Join(s.outputDir, "console.log"))
 	if err != nil {
 		return qemu.Config{}, err
 	}
-	firmware := state.Get(stateFirmware).(qemu.Firmware)
-	cfg := qemu.Config{
-		Binary: c.QemuBinary, Arch: c.Architecture, Accel: accel,
-		CPUs: c.CPUs, MemoryMiB: c.Memory, Firmware: firmware,
-		Disk: state.Get(stateOverlay).(string), Seed: state.Get(stateSeed).(string),
-		SSHPort: port, SerialLog: s.console, QMPSocket: filepath.Join(s.qmpDir, "qmp.sock"),
-		ExtraArgs: c.QemuArgs,
-	}
-	if firmware.Kind == qemu.FirmwareUEFI {
+	cfg := s.vm
+	cfg.Accel, cfg.Firmware = accel, getFirmware(state)
+	cfg.Disk, cfg.Seed = getOverlay(state), getSeed(state)
+	cfg.SSHPort, cfg.SerialLog, cfg.QMPSocket = port, s.console, filepath.Join(s.qmpDir, "qmp.sock")
+	if cfg.Firmware.Kind == qemu.FirmwareUEFI {
 		cfg.VarsCopy = filepath.Join(workDir, "efivars.fd")
-		if err := firmware.CopyVars(cfg.VarsCopy); err != nil {
+		if err := cfg.Firmware.CopyVars(cfg.VarsCopy); err != nil {
 			return qemu.Config{}, fmt.Errorf("UEFI variables: %w", err)
 		}
 	}
@@ -97,21 +100,21 @@ func (s *stepRunQEMU) vmConfig(c *Config, state multistep.StateBag, accel qemu.A
 // Cleanup stops QEMU if it still runs: the guest has had its chance to
 // power off in stepShutdown, so this is the failure or cancel path.
 func (s *stepRunQEMU) Cleanup(state multistep.StateBag) {
-	ui := state.Get("ui").(packersdk.Ui)
-	if s.vm != nil {
+	ui := getUI(state)
+	if s.machine != nil {
 		select {
-		case <-s.vm.Done():
+		case <-s.machine.Done():
 		default:
 			ui.Say("Stopping QEMU")
 			ctx, cancel := context.WithTimeout(context.Background(), killGrace)
 			defer cancel()
-			if err := s.vm.Kill(); err != nil {
-				ui.Error(fmt.Sprintf("stopping QEMU (pid %d): %v", s.vm.PID(), err))
+			if err := s.machine.Kill(); err != nil {
+				ui.Error(fmt.Sprintf("stopping QEMU (pid %d): %v", s.machine.PID(), err))
 			}
 			select {
-			case <-s.vm.Done():
+			case <-s.machine.Done():
 			case <-ctx.Done():
-				ui.Error(fmt.Sprintf("QEMU (pid %d) did not exit after SIGKILL within %s", s.vm.PID(), killGrace))
+				ui.Error(fmt.Sprintf("QEMU (pid %d) did not exit after SIGKILL within %s", s.machine.PID(), killGrace))
 			}
 		}
 	}

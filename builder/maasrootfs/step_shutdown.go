@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
-	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
@@ -16,15 +15,19 @@ import (
 // to; after shutdown_timeout it presses the ACPI power button, and after
 // another shutdown_timeout QEMU is stopped hard and the build fails,
 // since the disk may then hold an unclean filesystem.
-type stepShutdown struct{}
+//
+// Uses the VM (getVM) and whether generalize asked the guest to power
+// off (getShutdownAsked); produces a powered-off VM.
+type stepShutdown struct {
+	timeout time.Duration // shutdown_timeout, for each rung of the ladder
+}
 
 func (s *stepShutdown) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	c := state.Get("config").(*Config)
-	ui := state.Get("ui").(packersdk.Ui)
-	vm := state.Get(stateVM).(*qemu.VM)
+	ui := getUI(state)
+	vm := getVM(state)
 
-	if _, asked := state.GetOk(stateShutdown); asked {
-		timer := time.NewTimer(c.ShutdownTimeout)
+	if getShutdownAsked(state) {
+		timer := time.NewTimer(s.timeout)
 		defer timer.Stop()
 		select {
 		case <-vm.Done():
@@ -33,12 +36,12 @@ func (s *stepShutdown) Run(ctx context.Context, state multistep.StateBag) multis
 		case <-ctx.Done():
 			return halt(state, fmt.Errorf("cancelled while waiting for the guest to power off: %w", ctx.Err()))
 		case <-timer.C:
-			ui.Sayf("The guest did not power off within shutdown_timeout (%s); pressing the ACPI power button", c.ShutdownTimeout)
+			ui.Sayf("The guest did not power off within shutdown_timeout (%s); pressing the ACPI power button", s.timeout)
 		}
 	}
-	stopCtx, cancel := context.WithTimeout(ctx, c.ShutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err := vm.Stop(stopCtx)
+	err := qemu.StopMachine(stopCtx, vm)
 	if errors.Is(err, qemu.ErrForcedStop) {
 		return halt(state, fmt.Errorf("the guest did not power off (raise shutdown_timeout if it is slow): %w; last lines of its console:\n%s",
 			err, vm.ConsoleTail(consoleLines)))

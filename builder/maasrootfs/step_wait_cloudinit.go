@@ -19,11 +19,13 @@ const cloudInitRecoverable = 2
 // stepWaitCloudInit waits for cloud-init to finish, so provisioners see
 // the machine as cloud-init left it (users, packages, grown disk), and
 // fails the build when cloud-init failed.
+//
+// Uses the communicator (getComm); produces nothing.
 type stepWaitCloudInit struct{}
 
 func (s *stepWaitCloudInit) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	ui := state.Get("ui").(packersdk.Ui)
-	comm := state.Get("communicator").(packersdk.Communicator)
+	ui := getUI(state)
+	comm := getComm(state)
 	ui.Say("Waiting for cloud-init to finish...")
 	// Its progress dots and status lines are shown only when they matter.
 	code, out, err := guestcmd.Run(ctx, comm, "cloud-init status --wait --long")

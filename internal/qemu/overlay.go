@@ -80,6 +80,13 @@ func CheckSelfContained(base string) error {
 	return nil
 }
 
+// ConvertToQcow2 writes the disk at src, its backing chain included, to dst
+// as one standalone qcow2.
+func ConvertToQcow2(ctx context.Context, src, dst string) error {
+	_, err := qemuImg(ctx, "convert", "-O", "qcow2", src, dst)
+	return err
+}
+
 func qemuImg(ctx context.Context, args ...string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "qemu-img", args...)

@@ -179,25 +179,45 @@ func (vm *VM) Kill() error {
 	return killGroup(vm.cmd.Process)
 }
 
+// Machine is what the stop ladder needs of a running VM; *VM is one, and
+// tests stand in a fake for it.
+type Machine interface {
+	// Done is closed once the VM has exited.
+	Done() <-chan struct{}
+	// Powerdown presses the ACPI power button.
+	Powerdown() error
+	// Quit asks the emulator to exit at once, flushing its disk caches.
+	Quit() error
+	// Kill ends the emulator and its children without asking.
+	Kill() error
+	// PID is the emulator's process id, for messages.
+	PID() int
+}
+
 // Stop powers the guest off and waits for QEMU to exit until ctx is done;
 // then it asks QEMU to quit (which flushes its disk caches), and kills it
 // when that does not work either. It returns once QEMU has exited, with an
 // error wrapping ErrForcedStop when the guest did not power off by itself.
-func (vm *VM) Stop(ctx context.Context) error {
-	select {
-	case <-vm.done:
+func (vm *VM) Stop(ctx context.Context) error { return StopMachine(ctx, vm) }
+
+// StopMachine is the stop ladder of Stop, for any Machine: ACPI power-off,
+// wait until ctx is done, quit, wait quitGrace, kill.
+func StopMachine(ctx context.Context, m Machine) error {
+	if exited(m) {
 		return nil
-	default:
 	}
-	powerdownErr := vm.Powerdown()
+	powerdownErr := m.Powerdown()
 	if powerdownErr == nil {
 		select {
-		case <-vm.done:
+		case <-m.Done():
 			return nil
 		case <-ctx.Done():
+			if exited(m) { // powered off just as the time ran out
+				return nil
+			}
 		}
 	}
-	how, err := vm.forceExit()
+	how, err := forceExit(m)
 	if err != nil {
 		return err
 	}
@@ -207,22 +227,34 @@ func (vm *VM) Stop(ctx context.Context) error {
 	return fmt.Errorf("%w: QEMU %s", ErrForcedStop, how)
 }
 
+func exited(m Machine) bool {
+	select {
+	case <-m.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Quit asks QEMU over QMP to exit now, without the guest's help.
+func (vm *VM) Quit() error { return vm.qmpExecute("quit") }
+
 // forceExit ends QEMU without the guest's help: a QMP quit first, SIGKILL
 // when QEMU has not exited quitGrace later. It says which one did it.
-func (vm *VM) forceExit() (string, error) {
-	if vm.qmpExecute("quit") == nil {
+func forceExit(m Machine) (string, error) {
+	if m.Quit() == nil {
 		grace := time.NewTimer(quitGrace)
 		defer grace.Stop()
 		select {
-		case <-vm.done:
+		case <-m.Done():
 			return "quit", nil
 		case <-grace.C:
 		}
 	}
-	if err := vm.Kill(); err != nil {
-		return "", fmt.Errorf("killing QEMU (pid %d): %w", vm.PID(), err)
+	if err := m.Kill(); err != nil {
+		return "", fmt.Errorf("killing QEMU (pid %d): %w", m.PID(), err)
 	}
-	<-vm.done
+	<-m.Done()
 	return "killed", nil
 }
 
