@@ -152,36 +152,34 @@ func (fs *FS) ReadLink(ino uint64) (string, error) {
 	return target, nil
 }
 
-// remoteSymlink reads a link target kept in blocks; on v5 each block has a
-// header saying which bytes it holds.
+// remoteSymlink reads a link target kept in blocks; on v5 each extent
+// starts with a header saying which bytes it holds.
 func (fs *FS) remoteSymlink(in *inode) (string, error) {
 	exts, err := fs.dataExtents(in)
 	if err != nil {
 		return "", err
 	}
+	maxBlocks := (maxSymlinkLen+symlinkHeaderSize)>>fs.sb.blockLog + 1
 	var out []byte
 	for _, e := range exts {
-		for b := range e.count {
-			if uint64(len(out)) >= in.size {
-				break
-			}
-			blk, err := fs.readBlock(e.block + b)
-			if err != nil {
-				return "", err
-			}
-			data := blk
-			if fs.sb.v5 {
-				if be32(blk) != symlinkMagic || uint64(be32(blk[4:])) != uint64(len(out)) {
-					return "", fmt.Errorf("remote link block %#x has no header for byte %d", e.block+b, len(out))
-				}
-				n := uint64(be32(blk[8:]))
-				if n > uint64(len(blk)-symlinkHeaderSize) {
-					return "", fmt.Errorf("remote link block %#x claims %d bytes", e.block+b, n)
-				}
-				data = blk[symlinkHeaderSize : symlinkHeaderSize+n]
-			}
-			out = append(out, data[:min(uint64(len(data)), in.size-uint64(len(out)))]...)
+		if uint64(len(out)) >= in.size {
+			break
 		}
+		if e.count > uint64(maxBlocks) {
+			return "", fmt.Errorf("remote link extent of %d blocks is longer than any link target", e.count)
+		}
+		data := make([]byte, e.count<<fs.sb.blockLog)
+		if err := fs.readExtents([]extent{e}, data, e.off<<fs.sb.blockLog); err != nil {
+			return "", err
+		}
+		if fs.sb.v5 {
+			n := uint64(be32(data[8:]))
+			if be32(data) != symlinkMagic || uint64(be32(data[4:])) != uint64(len(out)) || n > uint64(len(data)-symlinkHeaderSize) {
+				return "", fmt.Errorf("remote link block %#x has no header for byte %d", e.block, len(out))
+			}
+			data = data[symlinkHeaderSize : symlinkHeaderSize+n]
+		}
+		out = append(out, data[:min(uint64(len(data)), in.size-uint64(len(out)))]...)
 	}
 	if uint64(len(out)) != in.size {
 		return "", fmt.Errorf("remote link target holds %d of its %d bytes", len(out), in.size)

@@ -83,6 +83,9 @@ func (fs *FS) xattrs(in *inode) ([]fstree.Xattr, error) {
 		if exts, err = fs.forkExtents(fork, in.aformat, in.anextents); err != nil {
 			return nil, fmt.Errorf("attribute fork: %w", err)
 		}
+		if len(exts) == 0 {
+			return nil, nil // a fork emptied of its last attribute
+		}
 		raws, err = fs.leafXattrs(exts)
 	default:
 		return nil, fmt.Errorf("attribute fork format %d is invalid", in.aformat)
