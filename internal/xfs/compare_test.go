@@ -27,6 +27,7 @@ type comparer struct {
 	imageIno  map[uint64]uint64
 	sourceIno map[uint64]uint64
 	compared  int
+	a, b      []byte // buffers of sameContent
 }
 
 // compareTree compares the reader's whole tree with the mounted one and
@@ -171,7 +172,7 @@ func (c *comparer) content(path string, ino uint64) {
 		}
 	}
 	for _, w := range windows {
-		if !sameContent(c.t, f, src, w) {
+		if !c.sameContent(f, src, w) {
 			c.t.Errorf("%s: content differs in %v", path, w)
 		}
 	}
@@ -179,9 +180,12 @@ func (c *comparer) content(path string, ino uint64) {
 
 // sameContent compares a window of two readers in reads that do not fall
 // on block boundaries.
-func sameContent(t testing.TB, got fstree.File, want io.ReaderAt, w fstree.Range) bool {
+func (c *comparer) sameContent(got fstree.File, want io.ReaderAt, w fstree.Range) bool {
 	const chunk = 1<<20 + 7
-	a, b := make([]byte, chunk), make([]byte, chunk)
+	if c.a == nil {
+		c.a, c.b = make([]byte, chunk), make([]byte, chunk)
+	}
+	t, a, b := c.t, c.a, c.b
 	for off := w.Offset; off < w.Offset+w.Length; off += chunk {
 		n := min(chunk, w.Offset+w.Length-off)
 		if _, err := got.ReadAt(a[:n], off); err != nil && !(errors.Is(err, io.EOF) && off+n == got.Size()) {

@@ -143,7 +143,14 @@ func (w *writer) xattrs(name string, n, size int) {
 
 // fill copies the metadata tree into a mounted filesystem and adds the
 // XFS shapes.
-func fill(t testing.TB, mnt string, huge bool) {
+func fill(t testing.TB, tree, mnt string, huge bool) {
+	t.Helper()
+	command(t, "cp", "-a", tree+"/.", mnt+"/meta")
+	shapes(t, mnt, huge)
+}
+
+// metadataTree is testtree's metadata tree less what XFS cannot hold.
+func metadataTree(t testing.TB) string {
 	t.Helper()
 	testtool.Require(t, "setfacl", "setcap")
 	tree := testtree.MetadataTree(t, true)
@@ -152,14 +159,14 @@ func fill(t testing.TB, mnt string, huge bool) {
 	if err := os.Remove(filepath.Join(tree, "dev/bigminor")); err != nil {
 		t.Fatal(err)
 	}
-	command(t, "cp", "-a", tree+"/.", mnt+"/meta")
-	shapes(t, mnt, huge)
+	return tree
 }
 
 // TestKernelMatrix fills XFS filesystems of several feature sets through
 // the kernel, then compares everything the reader returns with the
 // kernel's view of the same image, mounted read-only.
 func TestKernelMatrix(t *testing.T) {
+	tree := metadataTree(t)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -173,7 +180,7 @@ func TestKernelMatrix(t *testing.T) {
 			img := mkfs(t, 2<<30, tc.args...)
 			mnt, unmount := mount(t, img)
 			start := time.Now()
-			fill(t, mnt, tc.huge)
+			fill(t, tree, mnt, tc.huge)
 			unmount()
 			t.Logf("filled in %v", time.Since(start))
 
@@ -216,27 +223,8 @@ func lookup(t testing.TB, fs *FS, path string) *inode {
 
 // checkForms checks that the shapes reached the on-disk forms they are for.
 func checkForms(t *testing.T, fs *FS, huge bool) {
-	dirForm := func(path string) string {
-		in := lookup(t, fs, path)
-		if in.format == formatLocal {
-			return "shortform"
-		}
-		exts, err := fs.dataExtents(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last := exts[len(exts)-1].end() << fs.sb.blockLog
-		switch {
-		case last <= fs.sb.blockSize<<fs.sb.dirBlkLog:
-			return "block"
-		case last > 2*dirLeafOffset:
-			return "node"
-		default:
-			return "leaf"
-		}
-	}
 	for _, form := range []string{"shortform", "block", "leaf", "node"} {
-		if got := dirForm("dirs/" + form); got != form {
+		if got := dirForm(t, fs, "dirs/"+form); got != form {
 			t.Errorf("dirs/%s is in %s form", form, got)
 		}
 	}
@@ -281,4 +269,26 @@ func checkForms(t *testing.T, fs *FS, huge bool) {
 		t.Errorf("xattrs/remote is in %s form", got)
 	}
 	_ = fstree.ModeDir
+}
+
+// dirForm tells a directory's form from where its blocks lie: all in one
+// directory block, with a leaf at 32 GiB, or also a free index at 64 GiB.
+func dirForm(t *testing.T, fs *FS, path string) string {
+	in := lookup(t, fs, path)
+	if in.format == formatLocal {
+		return "shortform"
+	}
+	exts, err := fs.dataExtents(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := exts[len(exts)-1].end() << fs.sb.blockLog
+	switch {
+	case last <= fs.sb.blockSize<<fs.sb.dirBlkLog:
+		return "block"
+	case last > 2*dirLeafOffset:
+		return "node"
+	default:
+		return "leaf"
+	}
 }
