@@ -103,6 +103,9 @@ type superblock struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// crc32c is the CRC XFS stores (little-endian) in its v5 metadata.
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
 // crcOK reports whether the little-endian CRC32c stored at off in b is
 // that of b with those four bytes zeroed, as XFS computes it.
 func crcOK(b []byte, off int) bool {
