@@ -25,6 +25,10 @@ budget_for() {
 	FuzzFAT) echo 60000x ;;
 	FuzzOpenQcow2) echo 8000x ;;
 	FuzzQcow2ClusterMap) echo 60000x ;;
+	FuzzXFSOpen) echo 4000x ;;
+	FuzzXFSWalk) echo 2000x ;;
+	FuzzXFSInode | FuzzXFSDirBlock) echo 30000x ;;
+	FuzzXFSXattrBlock) echo 40000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"
