@@ -15,6 +15,9 @@ const (
 	maxBmapLevels   = 10 // deeper than any fork of 2^64 extents can need
 	maxFileOffset   = 1<<54 - 1
 	extentCountBits = 21
+	// maxPreallocExtents caps the room made for a btree's records before
+	// they are read.
+	maxPreallocExtents = 4096
 )
 
 // extent maps count blocks at file block off to filesystem block block.
@@ -137,7 +140,9 @@ func (w *bmapWalk) block(fsb uint64, level int) error {
 			return fmt.Errorf("extent btree leaf %#x: %d records is too many", fsb, numrecs)
 		}
 		if w.exts == nil {
-			w.exts = make([]extent, 0, w.want)
+			// Grown by append past this: the count is the inode's claim,
+			// the records are what was read.
+			w.exts = make([]extent, 0, min(w.want, maxPreallocExtents))
 		}
 		for i := range numrecs {
 			w.exts = append(w.exts, decodeExtent(b[hdr+i*extentRecSize:]))

@@ -2,7 +2,6 @@ package xfs
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,12 +72,4 @@ func openImage(t testing.TB, img string) *FS {
 		t.Fatalf("Open(%s): %v", img, err)
 	}
 	return fs
-}
-
-// run runs a command, failing the test with its output.
-func run(t testing.TB, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
 }

@@ -1,7 +1,6 @@
 package xfs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +23,6 @@ func TestOpenFresh(t *testing.T) {
 	if err != nil || len(entries) != 0 {
 		t.Errorf("root: %v, %v", entries, err)
 	}
-	_ = bytes.MinRead
 }
 
 // TestDirtyLog shuts a filesystem down with its log flushed but the

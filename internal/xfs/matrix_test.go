@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/c34478be/packer-plugin-maas/internal/fstree"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
@@ -268,7 +267,6 @@ func checkForms(t *testing.T, fs *FS, huge bool) {
 	if got := attrForm("xattrs/remote"); got != "leaf" {
 		t.Errorf("xattrs/remote is in %s form", got)
 	}
-	_ = fstree.ModeDir
 }
 
 // dirForm tells a directory's form from where its blocks lie: all in one
