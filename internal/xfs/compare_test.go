@@ -71,14 +71,14 @@ func (c *comparer) entry(path string, ino uint64) {
 	if src.Ino != ino {
 		c.t.Errorf("%s: inode %d, the kernel says %d", path, ino, src.Ino)
 	}
+	if _, seen := c.imageIno[src.Ino]; seen && src.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return // another link to an inode already compared
+	}
 	st, err := c.fs.Stat(ino)
 	if err != nil {
 		c.t.Fatalf("Stat(%s): %v", path, err)
 	}
 	c.stat(path, &src, st)
-	if _, seen := c.imageIno[src.Ino]; seen && st.Mode&fstree.ModeType != fstree.ModeDir {
-		return // another link to an inode already compared
-	}
 	c.imageIno[src.Ino], c.sourceIno[ino] = ino, src.Ino
 	c.xattrs(path, ino)
 	switch st.Mode & fstree.ModeType {

@@ -46,6 +46,8 @@ func shapes(t testing.TB, root string, huge bool) {
 	w.check(unix.Mknod(w.path("dev/bigminor"), unix.S_IFCHR|0o600, int(unix.Mkdev(259, 1<<devMinorBits-1))))
 	w.file("files/small", []byte("small"))
 	w.file("files/random", testtree.RandomBytes(w.rnd, 3<<20+123))
+	// Shares the blocks of files/random where reflink is on.
+	command(t, "cp", "--reflink=auto", w.path("files/random"), w.path("files/reflinked"))
 	f := w.create("files/btree") // one block in two: many extents
 	for i := range int64(400) {
 		_, err := f.WriteAt(testtree.RandomBytes(w.rnd, 4096), i*8192)
@@ -228,9 +230,16 @@ func checkForms(t *testing.T, fs *FS, huge bool) {
 		}
 	}
 	if huge {
-		if in := lookup(t, fs, "dirs/btree"); in.format != formatBtree {
+		in := lookup(t, fs, "dirs/btree")
+		if in.format != formatBtree {
 			t.Errorf("dirs/btree has data fork format %d", in.format)
 		}
+		start := time.Now()
+		entries, err := fs.ReadDir(in.num)
+		if err != nil || len(entries) != hugeDirEntries {
+			t.Errorf("dirs/btree: %d entries, %v", len(entries), err)
+		}
+		t.Logf("listed %d entries in %v", len(entries), time.Since(start))
 	}
 	if in := lookup(t, fs, "files/btree"); in.format != formatBtree {
 		t.Errorf("files/btree has data fork format %d", in.format)
