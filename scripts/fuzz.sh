@@ -27,8 +27,8 @@ budget_for() {
 	FuzzQcow2ClusterMap) echo 60000x ;;
 	FuzzXFSOpen) echo 4000x ;;
 	FuzzXFSWalk) echo 2000x ;;
-	FuzzXFSInode | FuzzXFSDirBlock) echo 30000x ;;
-	FuzzXFSXattrBlock) echo 40000x ;;
+	FuzzXFSInode) echo 60000x ;;
+	FuzzXFSDirBlock | FuzzXFSXattrBlock) echo 100000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"
