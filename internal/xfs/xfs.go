@@ -10,10 +10,14 @@
 // SGI_ACL_DEFAULT attributes turned into system.posix_acl_access and
 // system.posix_acl_default as getxattr returns them.
 //
+// Inodes are found from their numbers, so the AG headers and the
+// free-space and inode btrees are never read.
+//
 // It is our own because no well-kept Go library reads XFS with its
 // extended attributes: github.com/masahiro331/go-xfs-filesystem (untagged
-// pseudo-versions only, last 2026-04) offers an io/fs.FS without xattrs,
-// and SELinux labels, capabilities and ACLs must survive the export.
+// pseudo-versions only, the last of 2026-04) offers an io/fs.FS that
+// leaves the attribute fork as a TODO, go-diskfs v1.9.4 has no XFS at
+// all, and SELinux labels, capabilities and ACLs must survive the export.
 //
 // The image is untrusted (it comes out of a VM). Every structure is
 // checked against the format's limits and the image's size before use:
