@@ -62,6 +62,7 @@ var debianPackages = map[string]string{
 	"tar":                 "tar",
 	"truncate":            "coreutils",
 	"umount":              "mount",
+	"xfs_io":              "xfsprogs",
 	"zcat":                "gzip",
 }
 
