@@ -74,8 +74,10 @@ func (fs *FS) forkExtents(fork []byte, format uint8, nextents uint64) ([]extent,
 // filesystem.
 func (fs *FS) checkExtents(exts []extent) error {
 	next := uint64(0)
+	// Byte offsets must fit in an int64 (XFS files end below 2^63).
+	maxOff := min(uint64(maxFileOffset), uint64(1<<63-1)>>fs.sb.blockLog)
 	for i, e := range exts {
-		if e.count == 0 || e.off < next || e.off > maxFileOffset-e.count {
+		if e.count == 0 || e.off < next || e.off > maxOff-e.count {
 			return fmt.Errorf("extent %d (%d blocks at file block %d) is empty, out of order or past the largest offset", i, e.count, e.off)
 		}
 		if _, err := fs.sb.blockOffset(e.block, e.count); err != nil {
@@ -172,4 +174,26 @@ func lookupExtent(exts []extent, fb uint64) int {
 		return 1
 	})
 	return i
+}
+
+// checkDisjoint refuses extents that share blocks, which only regular
+// files may (reflink): a directory mapping one block many times would
+// list its entries many times over.
+func checkDisjoint(exts []extent) error {
+	byBlock := slices.Clone(exts)
+	slices.SortFunc(byBlock, func(a, b extent) int {
+		if a.block < b.block {
+			return -1
+		}
+		if a.block > b.block {
+			return 1
+		}
+		return 0
+	})
+	for i := 1; i < len(byBlock); i++ {
+		if prev := byBlock[i-1]; prev.block+prev.count > byBlock[i].block {
+			return fmt.Errorf("extents at file blocks %d and %d share filesystem block %#x", prev.off, byBlock[i].off, byBlock[i].block)
+		}
+	}
+	return nil
 }

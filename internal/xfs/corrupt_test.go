@@ -181,3 +181,46 @@ func TestSniff(t *testing.T) {
 		t.Error("Sniff accepts 4 bytes")
 	}
 }
+
+// encodeExtent packs a written bmbt record.
+func encodeExtent(e extent) []byte {
+	l0 := e.off<<9 | e.block>>43
+	l1 := e.block<<extentCountBits | e.count
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, l0), l1)
+}
+
+func TestCorruptDirectories(t *testing.T) {
+	t.Run("directory mapping one block twice", func(t *testing.T) {
+		img := seedImage(t)
+		fs, err := Open(img, img.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := lookup(t, fs, "block")
+		exts, err := fs.dataExtents(in)
+		if err != nil || len(exts) != 1 {
+			t.Fatalf("block: extents %v, %v; want one", exts, err)
+		}
+		again := exts[0]
+		again.off += again.count
+		patchInode(t, fs, img, in.num, func(raw []byte) {
+			binary.BigEndian.PutUint32(raw[76:], 2) // di_nextents
+			copy(raw[in.coreSize+extentRecSize:], encodeExtent(again))
+		})
+		if entries, err := fs.ReadDir(in.num); err == nil || !strings.Contains(err.Error(), "share filesystem block") {
+			t.Errorf("ReadDir: %d entries, %v; want the shared block refused", len(entries), err)
+		}
+	})
+	t.Run("entry header in the last 8 bytes", func(t *testing.T) {
+		fs := openSeed(t, seeds(t)["seed-v5.gz"])
+		b := make([]byte, fs.sb.blockSize<<fs.sb.dirBlkLog)
+		binary.BigEndian.PutUint32(b, dirDataMagicV5)
+		free := len(b) - 8 - dirHeaderV5
+		binary.BigEndian.PutUint16(b[dirHeaderV5:], dirFreeTag)
+		binary.BigEndian.PutUint16(b[dirHeaderV5+2:], uint16(free))
+		b[len(b)-1] = 1 // an inode number, not a free tag
+		if _, err := fs.dataBlockEntries(b, nil); err == nil {
+			t.Error("a truncated entry was accepted")
+		}
+	})
+}

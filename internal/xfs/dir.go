@@ -20,6 +20,7 @@ const (
 	dirFreeTag      = 0xffff
 	dirBlockTail    = 8 // count and stale of a single-block directory's leaf
 	dirLeafEntry    = 8
+	dirMinEntry     = 16 // inode number, name length, one byte of name, tag
 )
 
 // ReadDir lists directory ino without "." and "..", in on-disk order.
@@ -92,6 +93,9 @@ func (fs *FS) blockDir(in *inode) ([]fstree.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDisjoint(exts); err != nil {
+		return nil, err
+	}
 	sb := &fs.sb
 	dirBlockSize := sb.blockSize << sb.dirBlkLog
 	leafBlock := uint64(dirLeafOffset) >> (sb.blockLog + sb.dirBlkLog)
@@ -148,6 +152,9 @@ func (fs *FS) dataBlockEntries(b []byte, entries []fstree.DirEntry) ([]fstree.Di
 			}
 			pos += n
 			continue
+		}
+		if end-pos < dirMinEntry {
+			return nil, fmt.Errorf("entry at byte %d runs past the data", pos)
 		}
 		nameLen := int(b[pos+8])
 		size := (8 + 1 + nameLen + ftype + 2 + 7) &^ 7
