@@ -213,14 +213,20 @@ func TestCorruptDirectories(t *testing.T) {
 	})
 	t.Run("entry header in the last 8 bytes", func(t *testing.T) {
 		fs := openSeed(t, seeds(t)["seed-v5.gz"])
-		b := make([]byte, fs.sb.blockSize<<fs.sb.dirBlkLog)
-		binary.BigEndian.PutUint32(b, dirDataMagicV5)
-		free := len(b) - 8 - dirHeaderV5
-		binary.BigEndian.PutUint16(b[dirHeaderV5:], dirFreeTag)
-		binary.BigEndian.PutUint16(b[dirHeaderV5+2:], uint16(free))
-		b[len(b)-1] = 1 // an inode number, not a free tag
-		if _, err := fs.dataBlockEntries(b, nil); err == nil {
+		if _, err := fs.dataBlockEntries(truncatedEntryBlock(fs), nil); err == nil {
 			t.Error("a truncated entry was accepted")
 		}
 	})
+}
+
+// truncatedEntryBlock is a directory data block whose free space stops 8
+// bytes short of its end, where an entry's inode number starts.
+func truncatedEntryBlock(fs *FS) []byte {
+	b := make([]byte, fs.sb.blockSize<<fs.sb.dirBlkLog)
+	binary.BigEndian.PutUint32(b, dirDataMagicV5)
+	free := len(b) - 8 - dirHeaderV5
+	binary.BigEndian.PutUint16(b[dirHeaderV5:], dirFreeTag)
+	binary.BigEndian.PutUint16(b[dirHeaderV5+2:], uint16(free))
+	b[len(b)-1] = 1 // an inode number, not a free tag
+	return b
 }

@@ -314,6 +314,7 @@ func FuzzXFSDirBlock(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	f.Add(truncatedEntryBlock(fs))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) != int(fs.sb.blockSize<<fs.sb.dirBlkLog) {
 			return
