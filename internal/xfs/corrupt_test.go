@@ -18,7 +18,7 @@ func (s *sparseImage) patch(off int64, b []byte) {
 	}
 }
 
-func (s *sparseImage) read(t *testing.T, off int64, n int) []byte {
+func (s *sparseImage) read(t testing.TB, off int64, n int) []byte {
 	b := make([]byte, n)
 	if _, err := s.ReadAt(b, off); err != nil {
 		t.Fatal(err)
@@ -27,12 +27,12 @@ func (s *sparseImage) read(t *testing.T, off int64, n int) []byte {
 }
 
 // seedImage returns the v5 seed as an image to corrupt.
-func seedImage(t *testing.T) *sparseImage {
+func seedImage(t testing.TB) *sparseImage {
 	return parseSparse(seeds(t)["seed-v5.gz"])
 }
 
 // patchSuperblock changes the superblock with edit and fixes its CRC.
-func patchSuperblock(t *testing.T, img *sparseImage, edit func(sb []byte)) {
+func patchSuperblock(t testing.TB, img *sparseImage, edit func(sb []byte)) {
 	sb := img.read(t, 0, 512)
 	edit(sb)
 	binary.LittleEndian.PutUint32(sb[sbCRC:], 0)
@@ -41,7 +41,7 @@ func patchSuperblock(t *testing.T, img *sparseImage, edit func(sb []byte)) {
 }
 
 // patchInode changes inode ino with edit and fixes its CRC.
-func patchInode(t *testing.T, fs *FS, img *sparseImage, ino uint64, edit func(raw []byte)) {
+func patchInode(t testing.TB, fs *FS, img *sparseImage, ino uint64, edit func(raw []byte)) {
 	off, err := fs.inodeOffset(ino)
 	if err != nil {
 		t.Fatal(err)
@@ -106,48 +106,14 @@ func TestCorruptInodes(t *testing.T) {
 		expectOpenError(t, img, img.size, "CRC is wrong")
 	})
 	t.Run("extent btree whose pointers all name one leaf", func(t *testing.T) {
-		img := seedImage(t)
-		fs, err := Open(img, img.size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := lookup(t, fs, "btree")
-		if in.format != formatBtree {
-			t.Fatalf("btree has fork format %d", in.format)
-		}
-		patchInode(t, fs, img, in.num, func(raw []byte) {
-			fork := raw[in.coreSize : in.coreSize+len(in.dataFork())]
-			maxrecs := (len(fork) - bmdrHeaderSize) / 16
-			binary.BigEndian.PutUint16(fork[2:], uint16(maxrecs))
-			ptrs := fork[bmdrHeaderSize+maxrecs*8:]
-			for i := 1; i < maxrecs; i++ {
-				copy(ptrs[i*8:i*8+8], ptrs[:8])
-			}
-		})
-		if _, err := fs.OpenFile(in.num); err == nil || !strings.Contains(err.Error(), "too many") {
+		fs, ino := openCrafted(t, craftSharedBtree)
+		if _, err := fs.OpenFile(ino); err == nil || !strings.Contains(err.Error(), "too many") {
 			t.Errorf("OpenFile: %v, want the extent btree refused", err)
 		}
 	})
 	t.Run("attribute leaf linking to itself", func(t *testing.T) {
-		img := seedImage(t)
-		fs, err := Open(img, img.size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := lookup(t, fs, "nodeattrs")
-		exts, err := fs.forkExtents(in.attrFork(), in.aformat, in.anextents)
-		if err != nil {
-			t.Fatal(err)
-		}
-		node, err := fs.readAttrBlock(exts, 0)
-		if err != nil || be16(node[8:]) != daNodeMagicV5 {
-			t.Fatalf("nodeattrs has no attribute node block (%v)", err)
-		}
-		leaf := uint64(be32(node[daNodeHdrV5+4:]))
-		e := exts[lookupExtent(exts, leaf)]
-		off, _ := fs.sb.blockOffset(e.block+leaf-e.off, 1)
-		img.patch(off, binary.BigEndian.AppendUint32(nil, uint32(leaf)))
-		if _, err := fs.Xattrs(in.num); err == nil || !strings.Contains(err.Error(), "links back") {
+		fs, ino := openCrafted(t, craftAttrLeafCycle)
+		if _, err := fs.Xattrs(ino); err == nil || !strings.Contains(err.Error(), "links back") {
 			t.Errorf("Xattrs: %v, want the leaf cycle refused", err)
 		}
 	})
@@ -191,23 +157,8 @@ func encodeExtent(e extent) []byte {
 
 func TestCorruptDirectories(t *testing.T) {
 	t.Run("directory mapping one block twice", func(t *testing.T) {
-		img := seedImage(t)
-		fs, err := Open(img, img.size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := lookup(t, fs, "block")
-		exts, err := fs.dataExtents(in)
-		if err != nil || len(exts) != 1 {
-			t.Fatalf("block: extents %v, %v; want one", exts, err)
-		}
-		again := exts[0]
-		again.off += again.count
-		patchInode(t, fs, img, in.num, func(raw []byte) {
-			binary.BigEndian.PutUint32(raw[76:], 2) // di_nextents
-			copy(raw[in.coreSize+extentRecSize:], encodeExtent(again))
-		})
-		if entries, err := fs.ReadDir(in.num); err == nil || !strings.Contains(err.Error(), "share filesystem block") {
+		fs, ino := openCrafted(t, craftSharedDirBlock)
+		if entries, err := fs.ReadDir(ino); err == nil || !strings.Contains(err.Error(), "share filesystem block") {
 			t.Errorf("ReadDir: %d entries, %v; want the shared block refused", len(entries), err)
 		}
 	})
@@ -229,4 +180,84 @@ func truncatedEntryBlock(fs *FS) []byte {
 	binary.BigEndian.PutUint16(b[dirHeaderV5+2:], uint16(free))
 	b[len(b)-1] = 1 // an inode number, not a free tag
 	return b
+}
+
+// A craft corrupts one inode of the v5 seed and returns its number.
+type craft func(t testing.TB, fs *FS, img *sparseImage) uint64
+
+// crafts are the corrupted seeds, also seeds of FuzzXFSWalk.
+var crafts = []craft{craftSharedBtree, craftAttrLeafCycle, craftSharedDirBlock}
+
+// openCrafted applies c to the v5 seed and opens the result.
+func openCrafted(t testing.TB, c craft) (*FS, uint64) {
+	img := seedImage(t)
+	fs, err := Open(img, img.size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs, c(t, fs, img)
+}
+
+// craftSharedBtree points every record of the root of the file btree's
+// extent btree at one leaf.
+func craftSharedBtree(t testing.TB, fs *FS, img *sparseImage) uint64 {
+	in := lookup(t, fs, "btree")
+	if in.format != formatBtree {
+		t.Fatalf("btree has fork format %d", in.format)
+	}
+	patchInode(t, fs, img, in.num, func(raw []byte) {
+		fork := raw[in.coreSize : in.coreSize+len(in.dataFork())]
+		maxrecs := (len(fork) - bmdrHeaderSize) / 16
+		binary.BigEndian.PutUint16(fork[2:], uint16(maxrecs))
+		ptrs := fork[bmdrHeaderSize+maxrecs*8:]
+		for i := 1; i < maxrecs; i++ {
+			copy(ptrs[i*8:i*8+8], ptrs[:8])
+		}
+	})
+	return in.num
+}
+
+// craftAttrLeafCycle makes nodeattrs' first attribute leaf its own
+// successor.
+func craftAttrLeafCycle(t testing.TB, fs *FS, img *sparseImage) uint64 {
+	in := lookup(t, fs, "nodeattrs")
+	exts, err := fs.forkExtents(in.attrFork(), in.aformat, in.anextents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := fs.readAttrBlock(exts, 0)
+	if err != nil || be16(node[8:]) != daNodeMagicV5 {
+		t.Fatalf("nodeattrs has no attribute node block (%v)", err)
+	}
+	leaf := uint64(be32(node[daNodeHdrV5+4:]))
+	e := exts[lookupExtent(exts, leaf)]
+	off, _ := fs.sb.blockOffset(e.block+leaf-e.off, 1)
+	img.patch(off, binary.BigEndian.AppendUint32(nil, uint32(leaf)))
+	return in.num
+}
+
+// craftSharedDirBlock maps the block directory's one block a second time,
+// as its next directory block.
+func craftSharedDirBlock(t testing.TB, fs *FS, img *sparseImage) uint64 {
+	in := lookup(t, fs, "block")
+	exts, err := fs.dataExtents(in)
+	if err != nil || len(exts) != 1 {
+		t.Fatalf("block: extents %v, %v; want one", exts, err)
+	}
+	again := exts[0]
+	again.off += again.count
+	patchInode(t, fs, img, in.num, func(raw []byte) {
+		binary.BigEndian.PutUint32(raw[76:], 2) // di_nextents
+		copy(raw[in.coreSize+extentRecSize:], encodeExtent(again))
+	})
+	return in.num
+}
+
+// encode packs a sparse image as parseSparse reads it.
+func (s *sparseImage) encode() []byte {
+	out := binary.BigEndian.AppendUint64(nil, uint64(s.size))
+	for off, data := range s.sectors {
+		out = append(binary.BigEndian.AppendUint64(out, uint64(off)), data...)
+	}
+	return out
 }

@@ -223,10 +223,19 @@ func FuzzXFSOpen(f *testing.F) {
 }
 
 func FuzzXFSWalk(f *testing.F) {
-	withoutCRCs(f)
 	for _, data := range seeds(f) {
 		f.Add(data)
 	}
+	for _, c := range crafts {
+		img := seedImage(f)
+		fs, err := Open(img, img.size)
+		if err != nil {
+			f.Fatal(err)
+		}
+		c(f, fs, img)
+		f.Add(img.encode())
+	}
+	withoutCRCs(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img := parseSparse(data)
 		fs, err := Open(img, img.size)
