@@ -99,8 +99,20 @@ func TestV4Protofile(t *testing.T) {
 	}
 	add("$")
 	protoFile := writeSrc("proto", []byte(proto.String()))
-	img := mkfs(t, 300<<20, "-m", "crc=0,finobt=0,reflink=0,bigtime=0,inobtcount=0", "-i", "sparse=0", "-p", protoFile)
-	fs := openImage(t, img)
+	for _, ftype := range []string{"ftype=1", "ftype=0"} {
+		t.Run(ftype, func(t *testing.T) {
+			img := mkfs(t, 300<<20, "-m", "crc=0,finobt=0,reflink=0,bigtime=0,inobtcount=0", "-i", "sparse=0", "-n", ftype, "-p", protoFile)
+			fs := openImage(t, img)
+			if fs.sb.ftype != (ftype == "ftype=1") {
+				t.Fatalf("mkfs.xfs -n %s made a filesystem with ftype %v", ftype, fs.sb.ftype)
+			}
+			checkV4(t, fs, want)
+		})
+	}
+}
+
+// checkV4 compares the protofile filesystem with what went into it.
+func checkV4(t *testing.T, fs *FS, want map[string]string) {
 	if fs.sb.v5 {
 		t.Fatal("mkfs.xfs -m crc=0 made a v5 filesystem")
 	}
