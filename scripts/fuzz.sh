@@ -30,6 +30,10 @@ budget_for() {
 	FuzzQcow2ClusterMap) echo 60000x ;;
 	FuzzReadPhysicalVolume) echo 80000x ;;
 	FuzzParseMetadata) echo 150000x ;;
+	FuzzXFSOpen) echo 4000x ;;
+	FuzzXFSWalk) echo 2000x ;;
+	FuzzXFSInode) echo 60000x ;;
+	FuzzXFSDirBlock | FuzzXFSXattrBlock) echo 100000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"
