@@ -355,8 +355,8 @@ func (c *Config) validateOutput() []error {
 	if c.RemoveKernel && c.OutputFormat == string(export.FiletypeDDGZ) {
 		errs = append(errs, fmt.Errorf("remove_kernel with output_format = \"ddgz\" makes a disk that cannot boot: MAAS deploys a dd image as it is and installs no kernel into it; remove remove_kernel or use \"tgz\""))
 	}
-	if c.CompressionLevel < 1 || c.CompressionLevel > 9 {
-		errs = append(errs, fmt.Errorf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", c.CompressionLevel))
+	if err := tarball.CheckCompressionLevel(c.CompressionLevel); err != nil {
+		errs = append(errs, err)
 	}
 	if c.OutputFilename != filepath.Base(c.OutputFilename) {
 		errs = append(errs, fmt.Errorf("output_filename %q must be a file name; put directories in output_directory", c.OutputFilename))

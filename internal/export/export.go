@@ -124,8 +124,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.CompressionLevel == 0 {
 		opts.CompressionLevel = tarball.DefaultCompressionLevel
 	}
-	if opts.CompressionLevel < 1 || opts.CompressionLevel > 9 {
-		return Result{}, fmt.Errorf("compression level %d is out of range 1-9", opts.CompressionLevel)
+	if err := tarball.CheckCompressionLevel(opts.CompressionLevel); err != nil {
+		return Result{}, err
 	}
 	img, err := diskimage.Open(opts.Input, diskimage.AllowBacking(opts.AllowBacking...))
 	if err != nil {

@@ -102,9 +102,7 @@ func (c *Config) validate() error {
 	if c.filetype() != export.FiletypeTGZ && c.filetype() != export.FiletypeDDGZ {
 		add(fmt.Errorf("filetype %q is not one maas-export writes: use \"tgz\" (the root filesystem) or \"ddgz\" (the whole disk)", c.Filetype))
 	}
-	if c.CompressionLevel < 1 || c.CompressionLevel > 9 {
-		add(fmt.Errorf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", c.CompressionLevel))
-	}
+	add(tarball.CheckCompressionLevel(c.CompressionLevel))
 	if c.Architecture != "" {
 		add(maas.ValidateArchitecture(c.Architecture))
 	}
