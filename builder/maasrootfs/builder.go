@@ -65,7 +65,7 @@ func (b *Builder) Run(ctx context.Context, ui packersdk.Ui, hook packersdk.Hook)
 		return nil, errors.New("build was halted")
 	}
 	ui.Say(timing.summary())
-	return newArtifact(getResult(state), state.Get(keySourceURL)), nil
+	return getResult(state), nil
 }
 
 // newState is the state bag the steps start with, and the phase timer.

@@ -206,7 +206,7 @@ func (c *Config) setDefaults() {
 		c.Firmware = qemu.FirmwareUEFI
 	}
 	if c.OutputFormat == "" {
-		c.OutputFormat = export.FiletypeTGZ
+		c.OutputFormat = string(export.FiletypeTGZ)
 	}
 	if c.CompressionLevel == 0 {
 		c.CompressionLevel = tarball.DefaultCompressionLevel
@@ -239,7 +239,7 @@ func (c *Config) setDefaults() {
 
 func outputExtension(format string) string {
 	switch format {
-	case export.FiletypeDDGZ:
+	case string(export.FiletypeDDGZ):
 		return ".dd.gz"
 	case formatQcow2:
 		return ".qcow2"
@@ -342,8 +342,8 @@ func (c *Config) validateFirmware() error {
 func (c *Config) validateOutput() []error {
 	var errs []error
 	switch c.OutputFormat {
-	case export.FiletypeTGZ:
-	case export.FiletypeDDGZ, formatQcow2:
+	case string(export.FiletypeTGZ):
+	case string(export.FiletypeDDGZ), formatQcow2:
 		if set := c.diskOnlyRefused(); len(set) > 0 {
 			errs = append(errs, fmt.Errorf("%s apply to output_format = \"tgz\" only; a %s output is the whole disk as it is: remove them or use \"tgz\"",
 				strings.Join(set, ", "), c.OutputFormat))
@@ -352,11 +352,11 @@ func (c *Config) validateOutput() []error {
 		errs = append(errs, fmt.Errorf("output_format %q is unknown: use \"tgz\", \"ddgz\" or \"qcow2\"", c.OutputFormat))
 	}
 	// MAAS writes a dd image as it is and installs no kernel into it.
-	if c.RemoveKernel && c.OutputFormat == export.FiletypeDDGZ {
+	if c.RemoveKernel && c.OutputFormat == string(export.FiletypeDDGZ) {
 		errs = append(errs, fmt.Errorf("remove_kernel with output_format = \"ddgz\" makes a disk that cannot boot: MAAS deploys a dd image as it is and installs no kernel into it; remove remove_kernel or use \"tgz\""))
 	}
-	if c.CompressionLevel < 1 || c.CompressionLevel > 9 {
-		errs = append(errs, fmt.Errorf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", c.CompressionLevel))
+	if err := tarball.CheckCompressionLevel(c.CompressionLevel); err != nil {
+		errs = append(errs, err)
 	}
 	if c.OutputFilename != filepath.Base(c.OutputFilename) {
 		errs = append(errs, fmt.Errorf("output_filename %q must be a file name; put directories in output_directory", c.OutputFilename))

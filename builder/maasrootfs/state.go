@@ -4,7 +4,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
-	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
@@ -25,7 +25,7 @@ const (
 	keyVM            = "vm"         // machine: the running VM
 	keyAccel         = "accel"      // qemu.Accel in use
 	keySSHPort       = "ssh_port"   // int: host port forwarded to the guest's 22
-	keyResult        = "result"     // *maas.ImageFile: what the export wrote
+	keyResult        = "result"     // *maasartifact.Artifact: what the export wrote
 	keyShutdownAsked = "shutdown_requested"
 	keyGeneratedData = "generated_data" // map[string]interface{} for the provisioners
 )
@@ -81,8 +81,10 @@ func putAccel(s multistep.StateBag, a qemu.Accel) { s.Put(keyAccel, a) }
 func getSSHPort(s multistep.StateBag) int       { return s.Get(keySSHPort).(int) }
 func putSSHPort(s multistep.StateBag, port int) { s.Put(keySSHPort, port) }
 
-func getResult(s multistep.StateBag) *maas.ImageFile      { return s.Get(keyResult).(*maas.ImageFile) }
-func putResult(s multistep.StateBag, res *maas.ImageFile) { s.Put(keyResult, res) }
+func getResult(s multistep.StateBag) *maasartifact.Artifact {
+	return s.Get(keyResult).(*maasartifact.Artifact)
+}
+func putResult(s multistep.StateBag, art *maasartifact.Artifact) { s.Put(keyResult, art) }
 
 // getShutdownAsked tells whether the guest was asked to power off itself.
 func getShutdownAsked(s multistep.StateBag) bool {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
-	"github.com/c34478be/packer-plugin-maas/internal/packerui"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 )
 
 // stepExport writes the image file from the powered-off VM's disk: a MAAS
@@ -22,7 +22,8 @@ import (
 // A failed or cancelled export leaves no file at output.
 //
 // Uses the powered-off VM's disk and its backing image (getOverlay,
-// getImagePath); produces the image file (getResult).
+// getImagePath) and the image's URL (getSourceURL); produces the
+// artifact (getResult, a *maasartifact.Artifact).
 type stepExport struct {
 	driver driver
 	output string // output_directory/output_filename
@@ -36,13 +37,13 @@ type stepExport struct {
 // newStepExport is the export step for the settings c.
 func newStepExport(c *Config, d driver) *stepExport {
 	settings := export.Options{
-		Filetype:         c.OutputFormat,
+		Filetype:         maas.Filetype(c.OutputFormat),
 		CompressionLevel: c.CompressionLevel,
 		RootPartition:    c.RootPartition,
 		BootPartition:    c.BootPartition,
 		Architecture:     c.Architecture,
 	}
-	if c.OutputFormat == export.FiletypeTGZ {
+	if settings.Filetype == export.FiletypeTGZ {
 		settings.Tar = c.Tarball.Options()
 	}
 	return &stepExport{driver: d, output: filepath.Join(c.OutputDirectory, c.OutputFilename),
@@ -52,55 +53,40 @@ func newStepExport(c *Config, d driver) *stepExport {
 func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	ui := getUI(state)
 	disk := getOverlay(state)
+	passOn := map[string]interface{}{"SourceImageURL": getSourceURL(state)}
 
-	var res *maas.ImageFile
+	var art *maasartifact.Artifact
 	var err error
 	if s.format == formatQcow2 {
-		res, err = s.qcow2(ctx, ui, disk)
+		art, err = s.qcow2(ctx, ui, disk, passOn)
 	} else {
 		base, _ := state.Get(keyImagePath).(string)
-		res, err = s.export(ctx, ui, disk, base)
+		art, err = s.export(ctx, ui, disk, base, passOn)
 	}
 	if err != nil {
 		return halt(state, err)
 	}
-	ui.Sayf("Wrote %s: %d bytes, sha256 %s", res.Path, res.Size, res.SHA256)
-	putResult(state, res)
+	putResult(state, art)
 	return multistep.ActionContinue
 }
 
-func (s *stepExport) export(ctx context.Context, ui packersdk.Ui, disk, base string) (*maas.ImageFile, error) {
+func (s *stepExport) export(ctx context.Context, ui packersdk.Ui, disk, base string, passOn interface{}) (*maasartifact.Artifact, error) {
 	ui.Sayf("Exporting the disk to %s (%s, gzip level %d)", s.output, s.format, s.settings.CompressionLevel)
-	var bar *packerui.Progress
 	opts := s.settings
 	opts.Input = disk
 	opts.AllowBacking = []string{base} // the overlay's backing file is the cached cloud image
 	opts.Output = s.output
-	opts.Progress = func(total int64) func(int64) {
-		bar = packerui.NewProgress(ui, filepath.Base(s.output), total)
-		return bar.Add
-	}
-	opts.Log = func(format string, args ...any) { ui.Sayf(format, args...) }
-	res, err := export.Run(ctx, opts)
-	if bar != nil {
-		bar.Close()
-	}
+	art, _, err := maasartifact.Run(ctx, ui, maasartifact.Export{
+		Options: opts, BuilderID: BuilderID, ProgressName: filepath.Base(s.output), PassOn: passOn,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("exporting %s: %w", disk, err)
 	}
-	arch := res.Architecture
-	if arch == "" {
-		arch = s.arch + "/generic"
-	}
-	if summary := res.ImageSummary(arch); summary != "" {
-		ui.Say(summary)
-	}
-	return &maas.ImageFile{Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
-		Architecture: arch, BaseImage: res.BaseImage}, nil
+	return art, nil
 }
 
 // qcow2 flattens the overlay and its backing image into one qcow2.
-func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk string) (*maas.ImageFile, error) {
+func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk string, passOn interface{}) (*maasartifact.Artifact, error) {
 	output := s.output
 	ui.Sayf("Writing the disk to %s (qcow2)", output)
 	partial := output + ".partial"
@@ -116,7 +102,9 @@ func (s *stepExport) qcow2(ctx context.Context, ui packersdk.Ui, disk string) (*
 		_ = os.Remove(partial)
 		return nil, err
 	}
-	return &maas.ImageFile{Path: output, Filetype: formatQcow2, SHA256: sum, Size: size, Architecture: s.arch + "/generic"}, nil
+	ui.Sayf("Wrote %s: %d bytes, sha256 %s", output, size, sum)
+	img := maasartifact.Image{Path: output, SHA256: sum, Size: size, Architecture: maasartifact.Architecture(s.arch, "")}
+	return maasartifact.NewDisk(BuilderID, img, formatQcow2, passOn), nil
 }
 
 func hashFile(path string) (string, int64, error) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 )
@@ -22,8 +23,9 @@ import (
 const childEnv = "MAAS_EXPORT_BENCH_CHILD"
 
 type childJob struct {
-	Input, Output, Filetype string
-	Level                   int
+	Input, Output string
+	Filetype      maas.Filetype
+	Level         int
 }
 
 func TestMain(m *testing.M) {
@@ -89,9 +91,9 @@ func exportInChild(b *testing.B, input string, level int) measured {
 
 // exportFiletypeInChild runs our export of input as filetype at level in
 // a child process.
-func exportFiletypeInChild(b *testing.B, input, filetype string, level int) measured {
+func exportFiletypeInChild(b *testing.B, input string, filetype maas.Filetype, level int) measured {
 	b.Helper()
-	output := filepath.Join(b.TempDir(), "ours."+filetype)
+	output := filepath.Join(b.TempDir(), "ours."+string(filetype))
 	job, _ := json.Marshal(childJob{Input: input, Output: output, Filetype: filetype, Level: level})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(job))

@@ -25,15 +25,16 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/filesystem"
 	"github.com/c34478be/packer-plugin-maas/internal/fstab"
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/mounttree"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 	"github.com/c34478be/packer-plugin-maas/internal/volume"
 )
 
-// MAAS filetypes this package writes.
+// The MAAS filetypes this package writes.
 const (
-	FiletypeTGZ  = "tgz"
-	FiletypeDDGZ = "ddgz"
+	FiletypeTGZ  = maas.FiletypeTGZ
+	FiletypeDDGZ = maas.FiletypeDDGZ
 )
 
 // BootNone is the boot_partition value that says the image has no
@@ -55,7 +56,7 @@ type Options struct {
 	Output string
 	// Filetype is FiletypeTGZ (the root filesystem) or FiletypeDDGZ (the
 	// whole disk).
-	Filetype string
+	Filetype maas.Filetype
 	// CompressionLevel is the gzip level, 1-9; 0 means the default (6).
 	CompressionLevel int
 	// RootPartition picks the root by number or label; "" finds it.
@@ -83,7 +84,7 @@ type Options struct {
 // Result describes the written file and what was learned of the image.
 type Result struct {
 	tarball.Output
-	Filetype string
+	Filetype maas.Filetype
 	// Architecture is the MAAS architecture ("amd64/generic") read from the
 	// image's ELF binaries, for ddgz too; "" when they could not be read
 	// (then Options.Architecture was set, and is what the image is).
@@ -123,8 +124,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.CompressionLevel == 0 {
 		opts.CompressionLevel = tarball.DefaultCompressionLevel
 	}
-	if opts.CompressionLevel < 1 || opts.CompressionLevel > 9 {
-		return Result{}, fmt.Errorf("compression level %d is out of range 1-9", opts.CompressionLevel)
+	if err := tarball.CheckCompressionLevel(opts.CompressionLevel); err != nil {
+		return Result{}, err
 	}
 	img, err := diskimage.Open(opts.Input, diskimage.AllowBacking(opts.AllowBacking...))
 	if err != nil {

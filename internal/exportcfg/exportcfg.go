@@ -180,22 +180,8 @@ func validateRules(rules, known []string) error {
 	return nil
 }
 
-// validateExclude accepts what the tar writer's globs accept: an absolute
-// path of non-empty segments, each a path.Match pattern or "**".
-func validateExclude(glob string) error {
-	if !path.IsAbs(glob) {
-		return fmt.Errorf("exclude %q must be an absolute image path, like \"/var/cache/apt/*.bin\"", glob)
-	}
-	for _, segment := range strings.Split(strings.Trim(glob, "/"), "/") {
-		if segment == "" {
-			return fmt.Errorf("exclude %q has an empty path segment", glob)
-		}
-		if _, err := path.Match(segment, ""); err != nil {
-			return fmt.Errorf("exclude %q: segment %q: %w", glob, segment, err)
-		}
-	}
-	return nil
-}
+// validateExclude accepts what the tar writer's globs accept.
+func validateExclude(glob string) error { return tarball.CheckExclude(glob) }
 
 func validateIncludes(includes []IncludeFile) []error {
 	var errs []error
@@ -231,8 +217,8 @@ func (inc IncludeFile) validate(i int) error {
 	} else if !info.Mode().IsRegular() {
 		return fmt.Errorf("%s: source %s is not a regular file", where, inc.Source)
 	}
-	if !path.IsAbs(inc.Destination) || path.Clean(inc.Destination) != inc.Destination || inc.Destination == "/" {
-		return fmt.Errorf("%s: destination %q must be a clean absolute file path in the image, like /curtin/curtin-hooks", where, inc.Destination)
+	if err := tarball.CheckIncludeDestination(inc.Destination); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
 	}
 	if _, err := inc.mode(); err != nil {
 		return fmt.Errorf("%s: %w", where, err)

@@ -93,3 +93,22 @@ func TestValidateNamesEachMistake(t *testing.T) {
 	}
 	assert.Empty(t, (&Tarball{SkipGeneralize: []string{"custom"}}).Validate(append(TarRules, "custom")), "callers may add rules of their own")
 }
+
+// TestValidateAcceptsWhatTheTarWriterAccepts: exclude and include
+// destinations are checked by the tar writer's own rules, so packer
+// validate refuses what the export would (a NUL in a destination passed
+// validate before), and callers tell the mistakes apart with errors.Is.
+func TestValidateAcceptsWhatTheTarWriterAccepts(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "hook")
+	require.NoError(t, os.WriteFile(src, []byte("#!/bin/sh\n"), 0o644))
+	errs := (&Tarball{Exclude: []string{"var/log"}}).Validate(TarRules)
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], tarball.ErrExclude)
+	assert.Equal(t, tarball.CheckExclude("var/log").Error(), errs[0].Error())
+
+	errs = (&Tarball{Include: []IncludeFile{{Source: src, Destination: "/curtin/a\x00b"}}}).Validate(TarRules)
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], tarball.ErrIncludeDestination)
+	assert.Contains(t, errs[0].Error(), "include 1: destination")
+	assert.Contains(t, errs[0].Error(), "NUL")
+}

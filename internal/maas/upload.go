@@ -29,7 +29,7 @@ type UploadRequest struct {
 	// BaseImage is e.g. ubuntu/noble; optional.
 	BaseImage string
 	// Filetype is a MAAS filetype, e.g. tgz or ddgz.
-	Filetype string
+	Filetype Filetype
 	// Path is the file to upload.
 	Path string
 	// SHA256 and Size describe the file; when SHA256 is empty both are
@@ -132,7 +132,7 @@ func (c *Client) prepare(req *UploadRequest) (*os.File, error) {
 		req.ChunkSize = DefaultChunkSize
 	}
 	if req.Filetype == "" {
-		req.Filetype = "tgz"
+		req.Filetype = FiletypeTGZ
 	}
 	for _, err := range []error{
 		ValidateName(req.Name), ValidateArchitecture(req.Architecture),
@@ -236,7 +236,7 @@ func (c *Client) resume(ctx context.Context, f *os.File, req UploadRequest, sv *
 func createForm(req UploadRequest) ([]byte, string, error) {
 	fields := [][2]string{
 		{"name", req.Name}, {"architecture", req.Architecture}, {"sha256", req.SHA256},
-		{"size", strconv.FormatInt(req.Size, 10)}, {"filetype", req.Filetype},
+		{"size", strconv.FormatInt(req.Size, 10)}, {"filetype", string(req.Filetype)},
 	}
 	for _, optional := range [][2]string{{"title", req.Title}, {"base_image", req.BaseImage}} {
 		if optional[1] != "" {

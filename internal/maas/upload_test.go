@@ -793,3 +793,24 @@ func TestUploadCancelledDuringCreateLeavesNothing(t *testing.T) {
 	assert.Empty(t, fake.Files(), "the resource created without an answer must be found and deleted")
 	assert.Equal(t, 1, fake.Stats().Deletes)
 }
+
+// TestEveryFiletypeIsOneTheFakeAccepts: the client's list of MAAS
+// filetypes and the fake's (written apart, from MAAS's own) agree, and
+// an unknown one is refused before anything is sent.
+func TestEveryFiletypeIsOneTheFakeAccepts(t *testing.T) {
+	fake := startFake(t)
+	client := newClient(t, fake, nil)
+	for i, ft := range maas.Filetypes {
+		path, sum := writeImage(t, 4096, uint64(100+i)) // MAAS stores one file per content
+		req := request(path, sum, 4096)
+		req.Name, req.Filetype = fmt.Sprintf("custom/filetype-%d", i), ft
+		_, err := client.Upload(context.Background(), req)
+		require.NoError(t, err, "filetype %s", ft)
+	}
+	path, sum := writeImage(t, 4096, 99)
+	req := request(path, sum, 4096)
+	req.Name, req.Filetype = "custom/zip", "zip"
+	_, err := client.Upload(context.Background(), req)
+	require.ErrorIs(t, err, maas.ErrFiletype)
+	assert.ErrorContains(t, err, `filetype "zip" is not a MAAS filetype; want one of tgz, tbz`)
+}

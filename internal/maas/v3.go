@@ -83,7 +83,7 @@ func (c *Client) uploadV3(ctx context.Context, f *os.File, req UploadRequest) (U
 			h.Set("name", req.Name)
 			h.Set("sha256", req.SHA256)
 			h.Set("architecture", req.Architecture)
-			h.Set("file-type", req.Filetype)
+			h.Set("file-type", string(req.Filetype))
 			if req.Title != "" {
 				h.Set("title", req.Title)
 			}

@@ -1,6 +1,7 @@
 package maas
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -8,10 +9,35 @@ import (
 	"strings"
 )
 
+// Filetype is a MAAS boot resource filetype: how the uploaded file is
+// packed. The tXX types are root filesystem tarballs that curtin extracts;
+// the ddXX types are whole disks that curtin writes as they are.
+type Filetype string
+
+// The MAAS filetypes.
+const (
+	FiletypeTGZ   Filetype = "tgz"
+	FiletypeTBZ   Filetype = "tbz"
+	FiletypeTXZ   Filetype = "txz"
+	FiletypeDDTGZ Filetype = "ddtgz"
+	FiletypeDDTBZ Filetype = "ddtbz"
+	FiletypeDDTXZ Filetype = "ddtxz"
+	FiletypeDDTar Filetype = "ddtar"
+	FiletypeDDBZ2 Filetype = "ddbz2"
+	FiletypeDDGZ  Filetype = "ddgz"
+	FiletypeDDXZ  Filetype = "ddxz"
+	FiletypeDDRaw Filetype = "ddraw"
+)
+
 // Filetypes are the values MAAS accepts for a boot resource's filetype.
-var Filetypes = []string{
-	"tgz", "tbz", "txz", "ddtgz", "ddtbz", "ddtxz", "ddtar", "ddbz2", "ddgz", "ddxz", "ddraw",
+var Filetypes = []Filetype{
+	FiletypeTGZ, FiletypeTBZ, FiletypeTXZ, FiletypeDDTGZ, FiletypeDDTBZ, FiletypeDDTXZ,
+	FiletypeDDTar, FiletypeDDBZ2, FiletypeDDGZ, FiletypeDDXZ, FiletypeDDRaw,
 }
+
+// ErrFiletype is matched (errors.Is) by the error of a filetype MAAS does
+// not know.
+var ErrFiletype = errors.New("not a MAAS filetype")
 
 // MaxChunkSize is the largest upload chunk: nginx in front of MAAS caps
 // request bodies on /MAAS/api at 10 MiB, so chunks stay well under it.
@@ -84,12 +110,21 @@ func ValidateArchitecture(arch string) error {
 	return nil
 }
 
-// ValidateFiletype checks that MAAS knows the filetype.
-func ValidateFiletype(filetype string) error {
+// ValidateFiletype checks that MAAS knows the filetype; its error wraps
+// ErrFiletype.
+func ValidateFiletype(filetype Filetype) error {
 	if !slices.Contains(Filetypes, filetype) {
-		return fmt.Errorf("filetype %q is not a MAAS filetype; want one of %s", filetype, strings.Join(Filetypes, ", "))
+		return fmt.Errorf("filetype %q is %w; want one of %s", filetype, ErrFiletype, filetypeList())
 	}
 	return nil
+}
+
+func filetypeList() string {
+	names := make([]string, len(Filetypes))
+	for i, f := range Filetypes {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
 }
 
 // ValidateBaseImage checks `OS/SERIES` with a Linux OS MAAS can deploy

@@ -1,10 +1,43 @@
 package tarball
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
 )
+
+// ErrExclude is matched (errors.Is) by CheckExclude's errors.
+var ErrExclude = errors.New("bad exclude pattern")
+
+// CheckExclude checks an exclude pattern as the tar writer compiles it:
+// an absolute image path of non-empty segments, each a path.Match
+// pattern or "**". The exclude setting is validated with it (exportcfg),
+// so packer validate and the writer accept the same patterns.
+func CheckExclude(pattern string) error {
+	_, err := compileGlob(pattern)
+	return err
+}
+
+// excludeError is a pattern CheckExclude refuses.
+type excludeError struct {
+	pattern, problem string
+	err              error // the path.Match error, if any
+}
+
+func (e *excludeError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("exclude %q: %s: %v", e.pattern, e.problem, e.err)
+	}
+	return fmt.Sprintf("exclude %q %s", e.pattern, e.problem)
+}
+
+func (e *excludeError) Unwrap() []error {
+	if e.err == nil {
+		return []error{ErrExclude}
+	}
+	return []error{ErrExclude, e.err}
+}
 
 // glob matches absolute image paths such as "/var/cache/apt/pkgcache.bin".
 // Each "/"-separated segment of the pattern is a path.Match pattern
@@ -18,15 +51,15 @@ type glob struct {
 
 func compileGlob(pattern string) (glob, error) {
 	if !strings.HasPrefix(pattern, "/") {
-		return glob{}, fmt.Errorf("exclude pattern %q: must be an absolute image path such as \"/var/cache/apt/*.bin\"", pattern)
+		return glob{}, &excludeError{pattern: pattern, problem: `must be an absolute image path, like "/var/cache/apt/*.bin"`}
 	}
 	segments := strings.Split(strings.Trim(pattern, "/"), "/")
 	for _, s := range segments {
 		if s == "" {
-			return glob{}, fmt.Errorf("exclude pattern %q: empty path segment", pattern)
+			return glob{}, &excludeError{pattern: pattern, problem: "has an empty path segment"}
 		}
 		if _, err := path.Match(s, ""); err != nil {
-			return glob{}, fmt.Errorf("exclude pattern %q: bad segment %q: %w", pattern, s, err)
+			return glob{}, &excludeError{pattern: pattern, problem: fmt.Sprintf("segment %q", s), err: err}
 		}
 	}
 	if segments[len(segments)-1] == "**" {

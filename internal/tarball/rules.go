@@ -1,6 +1,7 @@
 package tarball
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -105,14 +106,35 @@ func newOverlay(includes []Include) (overlay, error) {
 	return ov, nil
 }
 
+// ErrIncludeDestination is matched (errors.Is) by
+// CheckIncludeDestination's errors.
+var ErrIncludeDestination = errors.New("bad include destination")
+
+// CheckIncludeDestination checks where an included host file goes: a
+// clean absolute file path in the image, without NUL. The include
+// setting is validated with it (exportcfg).
+func CheckIncludeDestination(dest string) error {
+	switch {
+	case !strings.HasPrefix(dest, "/") || path.Clean(dest) != dest || dest == "/":
+		return destinationError{dest, "must be a clean absolute file path in the image, like /curtin/curtin-hooks"}
+	case strings.IndexByte(dest, 0) >= 0:
+		return destinationError{dest, "holds a NUL byte"}
+	}
+	return nil
+}
+
+type destinationError struct{ dest, problem string }
+
+func (e destinationError) Error() string { return fmt.Sprintf("destination %q %s", e.dest, e.problem) }
+
+func (destinationError) Is(target error) bool { return target == ErrIncludeDestination }
+
 func checkInclude(inc *Include) error {
 	switch {
 	case inc.Source == "":
 		return fmt.Errorf("include to %q: source is empty", inc.Dest)
-	case !strings.HasPrefix(inc.Dest, "/") || path.Clean(inc.Dest) != inc.Dest || inc.Dest == "/":
-		return fmt.Errorf("include %s: destination %q must be a clean absolute file path like \"/curtin/curtin-hooks\"", inc.Source, inc.Dest)
-	case strings.IndexByte(inc.Dest, 0) >= 0:
-		return fmt.Errorf("include %s: destination %q holds a NUL byte", inc.Source, inc.Dest)
+	case CheckIncludeDestination(inc.Dest) != nil:
+		return fmt.Errorf("include %s: %w", inc.Source, CheckIncludeDestination(inc.Dest))
 	case inc.Mode&^fstree.ModePerm != 0:
 		return fmt.Errorf("include %s: mode %o has bits beyond the permission bits (07777)", inc.Source, inc.Mode)
 	}

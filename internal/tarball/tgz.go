@@ -19,6 +19,28 @@ import (
 // user asks otherwise: close to level 9 in size at a fraction of the time.
 const DefaultCompressionLevel = 6
 
+// ErrCompressionLevel is matched (errors.Is) by CheckCompressionLevel's
+// error.
+var ErrCompressionLevel = errors.New("compression level out of range")
+
+// CheckCompressionLevel checks a gzip level, 1-9. Its error names the
+// compression_level setting of maas-rootfs and maas-export, which both
+// validate with it, and wraps ErrCompressionLevel.
+func CheckCompressionLevel(level int) error {
+	if level < 1 || level > 9 {
+		return levelError(level)
+	}
+	return nil
+}
+
+type levelError int
+
+func (e levelError) Error() string {
+	return fmt.Sprintf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", int(e))
+}
+
+func (levelError) Is(target error) bool { return target == ErrCompressionLevel }
+
 // Output is a finished image file.
 type Output struct {
 	Path   string
@@ -56,8 +78,8 @@ func WriteTGZ(ctx context.Context, path string, level int, write func(io.Writer)
 // as a ddgz export does for long runs of zeros. What it writes through
 // GzipMembers.Write alone comes out byte for byte as from WriteTGZ.
 func WriteGzipMembers(ctx context.Context, path string, level int, write func(*GzipMembers) error) (out Output, err error) {
-	if level < 1 || level > 9 {
-		return Output{}, fmt.Errorf("compression level %d is out of range: use 1 (fastest) to 9 (smallest); %d is the default", level, DefaultCompressionLevel)
+	if err := CheckCompressionLevel(level); err != nil {
+		return Output{}, err
 	}
 	tmp, removed, err := createTemp(path)
 	if err != nil {

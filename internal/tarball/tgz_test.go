@@ -56,6 +56,7 @@ func TestCompressionLevels(t *testing.T) {
 	for _, bad := range []int{0, 10, -1} {
 		_, err := WriteTGZ(context.Background(), filepath.Join(dir, "x.tgz"), bad, func(io.Writer) error { return nil })
 		require.ErrorContains(t, err, "out of range")
+		require.ErrorIs(t, err, ErrCompressionLevel)
 	}
 	requireEmptyDir(t, dir)
 

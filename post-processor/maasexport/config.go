@@ -84,7 +84,7 @@ func (c *Config) prepare(raws ...interface{}) error {
 		return err
 	}
 	if c.Filetype == "" {
-		c.Filetype = export.FiletypeTGZ
+		c.Filetype = string(export.FiletypeTGZ)
 	}
 	if c.CompressionLevel == 0 {
 		c.CompressionLevel = tarball.DefaultCompressionLevel
@@ -99,12 +99,10 @@ func (c *Config) validate() error {
 			errs = packersdk.MultiErrorAppend(errs, err)
 		}
 	}
-	if c.Filetype != export.FiletypeTGZ && c.Filetype != export.FiletypeDDGZ {
+	if c.filetype() != export.FiletypeTGZ && c.filetype() != export.FiletypeDDGZ {
 		add(fmt.Errorf("filetype %q is not one maas-export writes: use \"tgz\" (the root filesystem) or \"ddgz\" (the whole disk)", c.Filetype))
 	}
-	if c.CompressionLevel < 1 || c.CompressionLevel > 9 {
-		add(fmt.Errorf("compression_level %d is out of range: use 1 (fastest) to 9 (smallest)", c.CompressionLevel))
-	}
+	add(tarball.CheckCompressionLevel(c.CompressionLevel))
 	if c.Architecture != "" {
 		add(maas.ValidateArchitecture(c.Architecture))
 	}
@@ -121,7 +119,7 @@ func (c *Config) validate() error {
 	for _, err := range c.validatePaths() {
 		add(err)
 	}
-	if c.Filetype == export.FiletypeDDGZ {
+	if c.filetype() == export.FiletypeDDGZ {
 		if set := c.tgzOnlySettings(); len(set) > 0 {
 			add(fmt.Errorf("%s apply to tgz exports only; a ddgz export copies the whole disk as it is: remove them or use filetype = \"tgz\"",
 				strings.Join(set, ", ")))
@@ -210,6 +208,9 @@ func (c *Config) tgzOnlySettings() []string {
 	}
 	return set
 }
+
+// filetype is the filetype setting as the MAAS filetype it names.
+func (c *Config) filetype() maas.Filetype { return maas.Filetype(c.Filetype) }
 
 // tarOptions turns the settings into the tar writer's options.
 func (c *Config) tarOptions() tarball.Options { return c.Tarball.Options() }

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/export"
-	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
@@ -26,7 +25,7 @@ func hostFile(t *testing.T, name string) string {
 func TestConfigureDefaults(t *testing.T) {
 	var p PostProcessor
 	require.NoError(t, p.Configure(map[string]interface{}{}))
-	assert.Equal(t, export.FiletypeTGZ, p.config.Filetype)
+	assert.Equal(t, export.FiletypeTGZ, p.config.filetype())
 	assert.Equal(t, tarball.DefaultCompressionLevel, p.config.CompressionLevel)
 	assert.Equal(t, tarball.DefaultGeneralize(), p.config.tarOptions().Generalize, "every generalization rule is on by default")
 	assert.Nil(t, p.config.tarOptions().ClampMtime)
@@ -128,56 +127,6 @@ func TestConfigureReportsEveryMistakeAtOnce(t *testing.T) {
 	for _, setting := range []string{"filetype", "compression_level", "architecture", "clamp_mtime"} {
 		assert.Contains(t, err.Error(), setting)
 	}
-}
-
-func TestArtifactStateIsWhatMaasUploadReads(t *testing.T) {
-	var p PostProcessor
-	require.NoError(t, p.Configure(map[string]interface{}{}))
-	res := export.Result{
-		Output:       tarball.Output{Path: "/out/img.tar.gz", SHA256: "ab12", Size: 4096},
-		Filetype:     export.FiletypeTGZ,
-		Architecture: "arm64/generic",
-		BaseImage:    "ubuntu/noble",
-	}
-	a := newArtifact(&p.config, res, map[interface{}]interface{}{"ID": "from the builder"})
-	assert.Equal(t, BuilderID, a.BuilderId())
-	assert.Equal(t, []string{"/out/img.tar.gz"}, a.Files())
-	for key, want := range map[string]interface{}{
-		maas.StatePath:         "/out/img.tar.gz",
-		maas.StateFiletype:     "tgz",
-		maas.StateArchitecture: "arm64/generic",
-		maas.StateBaseImage:    "ubuntu/noble",
-		maas.StateSHA256:       "ab12",
-		maas.StateSize:         int64(4096),
-	} {
-		assert.Equal(t, want, a.State(key), key)
-	}
-	assert.Nil(t, a.State("unknown"))
-	generated, ok := a.State("generated_data").(map[string]interface{})
-	require.True(t, ok)
-	assert.Equal(t, "ab12", generated["MAASImageSHA256"])
-	assert.Equal(t, "from the builder", generated["ID"], "the builder's generated data passes on")
-	assert.Contains(t, a.String(), "/out/img.tar.gz")
-}
-
-func TestArtifactArchitecturePrecedence(t *testing.T) {
-	detected := export.Result{Architecture: "arm64/generic"}
-	var setting PostProcessor
-	require.NoError(t, setting.Configure(map[string]interface{}{"architecture": "amd64/generic"}))
-	assert.Equal(t, "amd64/generic", newArtifact(&setting.config, detected, nil).Architecture, "the setting wins")
-
-	var none PostProcessor
-	require.NoError(t, none.Configure(map[string]interface{}{}))
-	assert.Equal(t, "arm64/generic", newArtifact(&none.config, detected, nil).Architecture, "then the image's programs")
-	assert.Empty(t, newArtifact(&none.config, export.Result{}, nil).Architecture, "no amd64 guess (the export fails before it comes to that)")
-}
-
-func TestArtifactDestroyRemovesTheFile(t *testing.T) {
-	f := hostFile(t, "img.tar.gz")
-	a := &Artifact{ImageFile: maas.ImageFile{Path: f}}
-	require.NoError(t, a.Destroy())
-	assert.NoFileExists(t, f)
-	require.NoError(t, a.Destroy(), "destroying twice is fine")
 }
 
 // dotDotPath spells p relative to the working directory, through ../.

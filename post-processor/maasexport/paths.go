@@ -20,7 +20,7 @@ func checkPaths(c *Config, input string, in packersdk.Artifact, ui packersdk.Ui)
 	if err := checkInput(input, c.ImagePath != ""); err != nil {
 		return "", err
 	}
-	output := resolveOutput(c.Output, defaultName(input, c.PackerBuildName, c.Filetype))
+	output := resolveOutput(c.Output, defaultName(input, c.PackerBuildName, c.filetype()))
 	if err := checkOutputPath(output, true); err != nil {
 		return "", fmt.Errorf("maas-export: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -17,7 +16,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
-	"github.com/c34478be/packer-plugin-maas/internal/packerui"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 )
 
 // PostProcessor is maas-export.
@@ -56,27 +55,23 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}()
 
 	ui.Say(fmt.Sprintf("Exporting %s to %s (%s, gzip level %d)", input, output, c.Filetype, c.CompressionLevel))
-	start := time.Now()
-	var bar *packerui.Progress
-	res, err := export.Run(ctx, export.Options{
-		Input:            input,
-		AllowBacking:     c.backingAllowed(),
-		Output:           output,
-		Filetype:         c.Filetype,
-		CompressionLevel: c.CompressionLevel,
-		RootPartition:    c.RootPartition,
-		BootPartition:    c.BootPartition,
-		Architecture:     c.Architecture,
-		Tar:              c.tarOptions(),
-		Progress: func(total int64) func(int64) {
-			bar = packerui.NewProgress(ui, filepath.Base(input), total)
-			return bar.Add
+	art, _, err := maasartifact.Run(ctx, ui, maasartifact.Export{
+		Options: export.Options{
+			Input:            input,
+			AllowBacking:     c.backingAllowed(),
+			Output:           output,
+			Filetype:         c.filetype(),
+			CompressionLevel: c.CompressionLevel,
+			RootPartition:    c.RootPartition,
+			BootPartition:    c.BootPartition,
+			Architecture:     c.Architecture,
+			Tar:              c.tarOptions(),
 		},
-		Log: func(format string, args ...any) { ui.Say(fmt.Sprintf(format, args...)) },
+		BuilderID:    BuilderID,
+		ProgressName: filepath.Base(input),
+		// A builder's build.* values, for later post-processors.
+		PassOn: in.State("generated_data"),
 	})
-	if bar != nil {
-		bar.Close()
-	}
 	var backing *diskimage.BackingPathError
 	if errors.As(err, &backing) {
 		return nil, false, false, fmt.Errorf("maas-export: %w; or, if that file is trusted, add its directory to backing_file_dirs", err)
@@ -84,53 +79,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	if err != nil {
 		return nil, false, false, fmt.Errorf("maas-export: %w", err)
 	}
-	for _, tmp := range res.RemovedTemps {
-		ui.Say(fmt.Sprintf("Removed %s, left by an earlier export of %s that was killed", tmp, output))
-	}
-	art := newArtifact(c, res, in.State("generated_data"))
-	if c.Architecture != "" && res.Architecture != "" && c.Architecture != res.Architecture {
-		ui.Error(fmt.Sprintf("Warning: architecture is set to %s, but the image's programs are %s; MAAS will deploy it as %s",
-			c.Architecture, res.Architecture, c.Architecture))
-	}
-	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256))
-	if summary := res.ImageSummary(art.Architecture); summary != "" {
-		ui.Say(summary)
-	}
 	return art, false, false, nil
-}
-
-// newArtifact describes the written file. The incoming artifact's
-// generated data (a builder's build.* values) is passed on, so that later
-// post-processors in the chain still see it.
-func newArtifact(c *Config, res export.Result, incoming interface{}) *Artifact {
-	// export.Run fails when neither the setting nor the image tells the
-	// architecture, so one of them is set.
-	arch := c.Architecture
-	if arch == "" {
-		arch = res.Architecture
-	}
-	a := &Artifact{ImageFile: maas.ImageFile{
-		Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
-		Architecture: arch, BaseImage: res.BaseImage,
-	}}
-	a.generated = map[string]interface{}{}
-	switch data := incoming.(type) { // map[interface{}]... when it came over RPC
-	case map[interface{}]interface{}:
-		for k, v := range data {
-			if name, ok := k.(string); ok {
-				a.generated[name] = v
-			}
-		}
-	case map[string]interface{}:
-		for k, v := range data {
-			a.generated[k] = v
-		}
-	}
-	a.generated["MAASImagePath"] = a.Path
-	a.generated["MAASImageSHA256"] = a.SHA256
-	a.generated["MAASArchitecture"] = a.Architecture
-	a.generated["MAASBaseImage"] = a.BaseImage
-	return a
 }
 
 // inputImage picks the disk image to export: image_path, else the
@@ -141,7 +90,7 @@ func inputImage(imagePath string, in packersdk.Artifact) (string, error) {
 	if imagePath != "" {
 		return imagePath, nil
 	}
-	if made, ok := in.State(maas.StatePath).(string); ok && made != "" {
+	if made, ok := in.State(maasartifact.StatePath).(string); ok && made != "" {
 		return "", fmt.Errorf("maas-export: the incoming artifact (%s) is already a MAAS image file, %s; maas-export needs a disk image: remove it from the chain or set image_path",
 			in.BuilderId(), made)
 	}
@@ -177,7 +126,7 @@ func isQcow2(path string) bool {
 }
 
 // defaultName is the file name an export gets without output.
-func defaultName(input, buildName, filetype string) string {
+func defaultName(input, buildName string, filetype maas.Filetype) string {
 	name := buildName
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(input), filepath.Ext(input))

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
 
@@ -49,7 +49,7 @@ func TestInputImageChoice(t *testing.T) {
 		{"no files", "", &packersdk.MockArtifact{FilesValue: []string{}}, "", "has no files; set image_path"},
 		{"two disks", "", &packersdk.MockArtifact{FilesValue: []string{disk, other}}, "", "several files"},
 		{"already a MAAS image", "", &packersdk.MockArtifact{
-			FilesValue: []string{"/b/root.tar.gz"}, StateValues: map[string]interface{}{maas.StatePath: "/b/root.tar.gz"},
+			FilesValue: []string{"/b/root.tar.gz"}, StateValues: map[string]interface{}{maasartifact.StatePath: "/b/root.tar.gz"},
 		}, "", "already a MAAS image file, /b/root.tar.gz"},
 	}
 	for _, tc := range cases {
@@ -102,9 +102,11 @@ func TestPostProcessWritesTheArtifact(t *testing.T) {
 	assert.Equal(t, []string{want}, art.Files())
 	assert.NoFileExists(t, filepath.Join(filepath.Dir(disk), "web.tar.gz"))
 	assert.FileExists(t, want)
-	assert.Equal(t, "ubuntu/noble", art.State(maas.StateBaseImage))
-	assert.Equal(t, "arm64/generic", art.State(maas.StateArchitecture), "the setting wins")
+	assert.Equal(t, "ubuntu/noble", art.State(maasartifact.StateBaseImage))
+	assert.Equal(t, "arm64/generic", art.State(maasartifact.StateArchitecture), "the setting wins")
 	assert.Contains(t, ui.ErrorMessage, "the image's programs are amd64/generic", "a mismatch is pointed out")
+	generated := art.State("generated_data").(map[string]interface{})
+	assert.Equal(t, "tgz", generated["MAASFiletype"], "published as maas-rootfs does")
 }
 
 func TestPostProcessRefusesToOverwriteItsInput(t *testing.T) {
@@ -135,7 +137,7 @@ func TestPostProcessDDGZNeedsArchitectureWhenTheImageCannotTell(t *testing.T) {
 	require.NoError(t, p.Configure(map[string]interface{}{"filetype": "ddgz", "output": filepath.Join(dir, "out.dd.gz"), "architecture": "arm64/generic"}))
 	art, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
 	require.NoError(t, err)
-	assert.Equal(t, "arm64/generic", art.State(maas.StateArchitecture))
+	assert.Equal(t, "arm64/generic", art.State(maasartifact.StateArchitecture))
 }
 
 // TestBackingChainPolicy: the stock qemu builder's use_backing_file disk

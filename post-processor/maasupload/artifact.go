@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 )
 
 // BuilderID identifies artifacts made by maas-upload.
@@ -44,11 +44,11 @@ func (a *Artifact) String() string {
 // State exposes the sha256, size, name and architecture.
 func (a *Artifact) State(name string) interface{} {
 	switch name {
-	case maas.StateSHA256:
+	case maasartifact.StateSHA256:
 		return a.SHA256
-	case maas.StateSize:
+	case maasartifact.StateSize:
 		return a.Size
-	case maas.StateArchitecture:
+	case maasartifact.StateArchitecture:
 		return a.Architecture
 	}
 	return nil

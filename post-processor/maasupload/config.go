@@ -168,7 +168,7 @@ func (c *Config) validate() error {
 		add(maas.ValidateBaseImage(c.BaseImage))
 	}
 	if c.Filetype != "" {
-		add(maas.ValidateFiletype(c.Filetype))
+		add(maas.ValidateFiletype(maas.Filetype(c.Filetype)))
 	}
 	add(maas.ValidateChunkSize(c.ChunkSize))
 	if c.ImagePath != "" {

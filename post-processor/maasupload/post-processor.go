@@ -7,13 +7,13 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 	"github.com/c34478be/packer-plugin-maas/internal/packerui"
 )
 
@@ -113,20 +113,21 @@ func deployCommand(name string) string {
 // artifact: settings win, then what the producer recorded, then defaults.
 func (p *PostProcessor) request(in packersdk.Artifact) (maas.UploadRequest, error) {
 	c := p.config
+	made := maasartifact.FromState(in)
 	req := maas.UploadRequest{
 		Name: c.ImageName, Title: c.Title, ChunkSize: c.ChunkSize, KeepOld: c.KeepOld,
-		Architecture: firstOf(c.Architecture, stateString(in, maas.StateArchitecture), "amd64/generic"),
-		BaseImage:    firstOf(c.BaseImage, stateString(in, maas.StateBaseImage)),
-		Filetype:     firstOf(c.Filetype, stateString(in, maas.StateFiletype)),
+		Architecture: firstOf(maasartifact.Architecture(c.Architecture, made.Architecture), "amd64/generic"),
+		BaseImage:    firstOf(c.BaseImage, made.BaseImage),
+		Filetype:     maas.Filetype(firstOf(c.Filetype, string(made.Filetype))),
 	}
-	path, fromState, err := imagePath(c.ImagePath, in)
+	path, fromState, err := imagePath(c.ImagePath, made.Path, in)
 	if err != nil {
 		return req, err
 	}
 	req.Path = path
 	if fromState { // the producer's digest describes its own file only
-		req.SHA256 = stateString(in, maas.StateSHA256)
-		req.Size = stateInt(in, maas.StateSize)
+		req.SHA256 = made.SHA256
+		req.Size = made.Size
 		if req.Size == 0 {
 			req.SHA256 = ""
 		}
@@ -152,8 +153,7 @@ func (p *PostProcessor) request(in packersdk.Artifact) (maas.UploadRequest, erro
 // imagePath picks the file: image_path, else the producer's maas.path,
 // else the artifact's only file. fromState says the artifact's recorded
 // sha256 and size describe it.
-func imagePath(setting string, in packersdk.Artifact) (path string, fromState bool, err error) {
-	statePath := stateString(in, maas.StatePath)
+func imagePath(setting, statePath string, in packersdk.Artifact) (path string, fromState bool, err error) {
 	switch files := in.Files(); {
 	case setting != "":
 		return setting, setting == statePath, nil
@@ -176,28 +176,4 @@ func firstOf(values ...string) string {
 		}
 	}
 	return ""
-}
-
-func stateString(in packersdk.Artifact, key string) string {
-	s, _ := in.State(key).(string)
-	return s
-}
-
-// stateInt reads a number that may have crossed the plugin RPC boundary
-// as any integer or float type, or as a string.
-func stateInt(in packersdk.Artifact, key string) int64 {
-	switch v := in.State(key).(type) {
-	case int64:
-		return v
-	case int:
-		return int64(v)
-	case uint64:
-		return int64(v)
-	case float64:
-		return int64(v)
-	case string:
-		n, _ := strconv.ParseInt(v, 10, 64)
-		return n
-	}
-	return 0
 }

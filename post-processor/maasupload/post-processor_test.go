@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 	"github.com/c34478be/packer-plugin-maas/internal/test/fakemaas"
 )
 
@@ -165,8 +166,8 @@ func TestPostProcessUsesArtifactState(t *testing.T) {
 	content := bytes.Repeat([]byte("maas image "), 600_000) // 6.6 MB: two chunks
 	path, sum := writeFile(t, content)
 	in := (&fakeArtifact{files: []string{path, path + ".sha256"}, state: map[string]interface{}{}}).
-		with(maas.StatePath, path).with(maas.StateFiletype, "ddgz").with(maas.StateArchitecture, "arm64/generic").
-		with(maas.StateBaseImage, "ubuntu/jammy").with(maas.StateSHA256, sum).with(maas.StateSize, int64(len(content)))
+		with(maasartifact.StatePath, path).with(maasartifact.StateFiletype, "ddgz").with(maasartifact.StateArchitecture, "arm64/generic").
+		with(maasartifact.StateBaseImage, "ubuntu/jammy").with(maasartifact.StateSHA256, sum).with(maasartifact.StateSize, int64(len(content)))
 
 	var p PostProcessor
 	raw := validSettings()
@@ -191,7 +192,7 @@ func TestPostProcessUsesArtifactState(t *testing.T) {
 	assert.Equal(t, itoa(files[0].ResourceID), out.Id())
 	assert.Contains(t, out.String(), "custom/noble-web (arm64/generic)")
 	assert.Contains(t, out.String(), "127.0.0.1")
-	assert.Equal(t, sum, out.State(maas.StateSHA256))
+	assert.Equal(t, sum, out.State(maasartifact.StateSHA256))
 	assert.Contains(t, said.String(), "osystem=custom distro_series=noble-web")
 	bar := ui.PB.(*countingTracker)
 	assert.Equal(t, int64(len(content)), bar.total, "progress bar total")
@@ -254,7 +255,7 @@ func TestPostProcessArtifactErrors(t *testing.T) {
 		{"several files", &fakeArtifact{files: []string{"a", "b"}}, map[string]interface{}{"filetype": "tgz"}, "has 2 files (a, b): set image_path"},
 		{"unknown filetype", &fakeArtifact{files: []string{path}}, nil, "set filetype"},
 		{"bad state architecture", (&fakeArtifact{files: []string{path}, state: map[string]interface{}{}}).
-			with(maas.StateArchitecture, "x86_64"), map[string]interface{}{"filetype": "tgz"}, "from the incoming artifact"},
+			with(maasartifact.StateArchitecture, "x86_64"), map[string]interface{}{"filetype": "tgz"}, "from the incoming artifact"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
