@@ -236,7 +236,7 @@ func (l *qcow2Layer) close() {
 // chainState detects backing loops, bounds the chain length and keeps
 // backing files inside the allowed paths.
 type chainState struct {
-	seen  []os.FileInfo
+	seen  []chainFile
 	depth int
 	// allowed are the resolved directory trees and files backing files
 	// may be; the top image's directory comes first.
@@ -281,6 +281,12 @@ func (c *chainState) permits(real string) bool {
 	return false
 }
 
+// chainFile is one file of the chain and the format it was validated as.
+type chainFile struct {
+	info   os.FileInfo
+	format string
+}
+
 // BackingPathError is a backing file outside the paths Open allows.
 type BackingPathError struct {
 	Image    string   // the image that names the backing file
@@ -295,17 +301,18 @@ func (e *BackingPathError) Error() string {
 		e.Image, e.Name, e.Resolved, strings.Join(e.Allowed, ", "))
 }
 
-func (c *chainState) enter(path string, f *os.File) error {
+// enter records f, at path, as a file of the chain to be read as format.
+func (c *chainState) enter(path string, f *os.File, format string) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	for _, s := range c.seen {
-		if os.SameFile(s, st) {
+		if os.SameFile(s.info, st) {
 			return fmt.Errorf("backing file loop: %s appears twice in the backing chain", path)
 		}
 	}
-	c.seen = append(c.seen, st)
+	c.seen = append(c.seen, chainFile{info: st, format: format})
 	c.depth++
 	if c.depth > maxBackingDepth {
 		return fmt.Errorf("backing chain is longer than %d images; flatten it with qemu-img convert -O qcow2", maxBackingDepth)
@@ -313,19 +320,20 @@ func (c *chainState) enter(path string, f *os.File) error {
 	return nil
 }
 
-// validated reports whether f is one of the files of the validated chain,
-// so that the reader reads exactly what was checked.
-func (c *chainState) validated(f *os.File) bool {
+// validatedFormat returns the format f was validated as, if it is one of
+// the files of the validated chain, so that the reader reads exactly what
+// was checked, the way it was checked.
+func (c *chainState) validatedFormat(f *os.File) (string, bool) {
 	st, err := f.Stat()
 	if err != nil {
-		return false
+		return "", false
 	}
 	for _, s := range c.seen {
-		if os.SameFile(s, st) {
-			return true
+		if os.SameFile(s.info, st) {
+			return s.format, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // openQcow2Chain validates the qcow2 file f and, recursively, its backing
@@ -333,7 +341,7 @@ func (c *chainState) validated(f *os.File) bool {
 // (possibly partial) must still be closed.
 func openQcow2Chain(path string, f *os.File, chain *chainState) (*qcow2Layer, error) {
 	l := &qcow2Layer{path: path}
-	if err := chain.enter(path, f); err != nil {
+	if err := chain.enter(path, f, FormatQcow2); err != nil {
 		return l, err
 	}
 	st, err := f.Stat()
@@ -381,7 +389,7 @@ func (l *qcow2Layer) openBacking(name, declared string, chain *chainState) error
 		return fmt.Errorf("qcow2 image %s: backing file %s: %w", l.path, bpath, err)
 	}
 	if format == FormatRaw {
-		if err := chain.enter(bpath, bf); err != nil {
+		if err := chain.enter(bpath, bf, FormatRaw); err != nil {
 			return fmt.Errorf("qcow2 image %s: %w", l.path, err)
 		}
 		l.backing, l.bsize = &rawLayer{f: bf, size: st.Size()}, st.Size()
@@ -619,8 +627,8 @@ func openQcow2Reader(f *os.File, chain *chainState) (image.Image, error) {
 // compressed clusters are inflated once into its own cache.
 func openQcow2File(f *os.File, chain *chainState) (*qcow2.Qcow2, error) {
 	file := &qcow2File{File: f, clusters: newClusterCache()}
-	img, err := qcow2.Open(file, func(ra io.ReaderAt, declared image.Type) (image.Image, error) {
-		return openBackingReader(ra, declared, chain)
+	img, err := qcow2.Open(file, func(ra io.ReaderAt, _ image.Type) (image.Image, error) {
+		return openBackingReader(ra, chain)
 	})
 	if err != nil {
 		return nil, err
@@ -629,25 +637,22 @@ func openQcow2File(f *os.File, chain *chainState) (*qcow2.Qcow2, error) {
 	return img, nil
 }
 
-// openBackingReader is the go-qcow2reader opener for backing files, applying
-// the same format rules as the validation in openQcow2Chain. The library
-// opens backing files by name itself; only a file of the validated chain
-// is read, so a file swapped in after validation is refused.
-func openBackingReader(ra io.ReaderAt, declared image.Type, chain *chainState) (image.Image, error) {
+// openBackingReader is the go-qcow2reader opener for backing files. The
+// library opens backing files by name itself; only a file of the validated
+// chain is read, so a file swapped in after validation is refused. The
+// format the library passes is ignored: it is read from header extensions
+// the library parses its own way (v0.6.0 does not skip an extension longer
+// than 4096 bytes, and reads on from inside its data), so it can call
+// qcow2 a file the validation read as raw, whose qcow2 header nothing
+// checked. The file is read as the format it was validated as.
+func openBackingReader(ra io.ReaderAt, chain *chainState) (image.Image, error) {
 	f, ok := ra.(*os.File)
 	if !ok {
 		return failedImage{fmt.Errorf("backing file reader %T is not a file", ra)}, errors.New("backing file is not a file")
 	}
-	if !chain.validated(f) {
+	format, ok := chain.validatedFormat(f)
+	if !ok {
 		err := fmt.Errorf("backing file %s is not the one validated", f.Name())
-		return failedImage{err}, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return failedImage{err}, err
-	}
-	format, err := backingFormat(f, st.Size(), string(declared))
-	if err != nil {
 		return failedImage{err}, err
 	}
 	if format == FormatRaw {
