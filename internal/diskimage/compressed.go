@@ -2,7 +2,6 @@ package diskimage
 
 import (
 	"bytes"
-	"container/list"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 	"github.com/lima-vm/go-qcow2reader/image/qcow2"
+
+	"github.com/c34478be/packer-plugin-maas/internal/lru"
 )
 
 // go-qcow2reader opens a decompressor for every read of a compressed
@@ -44,7 +45,7 @@ const clusterCacheBytes = 4 << 20
 type qcow2File struct {
 	*os.File
 	clusterSize int64
-	clusters    *clusterCache
+	clusters    *lru.Cache[int64, []byte]
 }
 
 // inflater inflates one compressed cluster from r into buf, returning how
@@ -61,7 +62,7 @@ func openCluster(r io.Reader, inflate inflater) (io.ReadCloser, error) {
 	if !ok || file.clusterSize == 0 {
 		return nil, errors.New("compressed cluster: image not opened by this package")
 	}
-	data, err := file.clusters.get(off, func() ([]byte, error) {
+	data, err := file.clusters.Load(off, func() ([]byte, error) {
 		buf := make([]byte, file.clusterSize)
 		n, err := inflate(sr, buf)
 		return buf[:n], err
@@ -134,54 +135,8 @@ func readAll(r io.Reader, buf []byte) (int, error) {
 	return n, err
 }
 
-// clusterCache keeps the most recently inflated clusters of one file, keyed
-// by their offset in it, within clusterCacheBytes.
-type clusterCache struct {
-	mu    sync.Mutex
-	used  int
-	order *list.List // of *cachedCluster, most recent first
-	items map[int64]*list.Element
-}
-
-type cachedCluster struct {
-	off  int64
-	data []byte
-}
-
-func newClusterCache() *clusterCache {
-	return &clusterCache{order: list.New(), items: map[int64]*list.Element{}}
-}
-
-// get returns the cluster at off, inflating it with load when not cached.
-// load runs without the lock, so clusters can inflate in parallel; a
-// failed load is not cached.
-func (c *clusterCache) get(off int64, load func() ([]byte, error)) ([]byte, error) {
-	c.mu.Lock()
-	if e, ok := c.items[off]; ok {
-		c.order.MoveToFront(e)
-		c.mu.Unlock()
-		return e.Value.(*cachedCluster).data, nil
-	}
-	c.mu.Unlock()
-	data, err := load()
-	if err != nil {
-		return nil, err
-	}
-	c.add(off, data)
-	return data, nil
-}
-
-func (c *clusterCache) add(off int64, data []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[off]; ok {
-		return // inflated by another reader meanwhile
-	}
-	c.items[off] = c.order.PushFront(&cachedCluster{off: off, data: data})
-	c.used += len(data)
-	for c.used > clusterCacheBytes && c.order.Len() > 1 {
-		oldest := c.order.Remove(c.order.Back()).(*cachedCluster)
-		delete(c.items, oldest.off)
-		c.used -= len(oldest.data)
-	}
+// newClusterCache holds the most recently inflated clusters of one file,
+// keyed by their offset in it, within clusterCacheBytes.
+func newClusterCache() *lru.Cache[int64, []byte] {
+	return lru.New[int64](clusterCacheBytes, lru.Bytes)
 }

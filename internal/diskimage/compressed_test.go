@@ -16,20 +16,20 @@ func TestClusterCacheInflatesOnceAndStaysBounded(t *testing.T) {
 	}
 	const cluster = 64 << 10
 	for range 16 { // a cluster read a block at a time
-		_, err := c.get(0, load(cluster))
+		_, err := c.Load(0, load(cluster))
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 1, loads, "a cached cluster was inflated again")
 
 	for off := int64(1); off <= 2*clusterCacheBytes/cluster; off++ {
-		_, err := c.get(off*cluster, load(cluster))
+		_, err := c.Load(off*cluster, load(cluster))
 		require.NoError(t, err)
 	}
-	assert.LessOrEqual(t, c.used, clusterCacheBytes)
-	assert.Len(t, c.items, c.order.Len())
+	assert.LessOrEqual(t, c.Cost(), clusterCacheBytes)
+	assert.Equal(t, clusterCacheBytes/cluster, c.Len())
 
 	loads = 0
-	_, err := c.get(0, load(cluster))
+	_, err := c.Load(0, load(cluster))
 	require.NoError(t, err)
 	assert.Equal(t, 1, loads, "the least recently used cluster was not evicted")
 }
@@ -37,9 +37,9 @@ func TestClusterCacheInflatesOnceAndStaysBounded(t *testing.T) {
 func TestClusterCacheKeepsNoFailedCluster(t *testing.T) {
 	c := newClusterCache()
 	corrupt := errors.New("corrupt deflate stream")
-	_, err := c.get(0, func() ([]byte, error) { return nil, corrupt })
+	_, err := c.Load(0, func() ([]byte, error) { return nil, corrupt })
 	require.ErrorIs(t, err, corrupt)
-	data, err := c.get(0, func() ([]byte, error) { return []byte("inflated"), nil })
+	data, err := c.Load(0, func() ([]byte, error) { return []byte("inflated"), nil })
 	require.NoError(t, err)
 	assert.Equal(t, "inflated", string(data))
 }
@@ -47,8 +47,8 @@ func TestClusterCacheKeepsNoFailedCluster(t *testing.T) {
 func TestClusterCacheKeepsOneClusterLargerThanItsBudget(t *testing.T) {
 	c := newClusterCache()
 	big := make([]byte, clusterCacheBytes+1)
-	_, err := c.get(0, func() ([]byte, error) { return big, nil })
+	_, err := c.Load(0, func() ([]byte, error) { return big, nil })
 	require.NoError(t, err)
-	_, err = c.get(0, func() ([]byte, error) { t.Fatal("reloaded"); return nil, nil })
+	_, err = c.Load(0, func() ([]byte, error) { t.Fatal("reloaded"); return nil, nil })
 	require.NoError(t, err)
 }

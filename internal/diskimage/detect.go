@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/lima-vm/go-qcow2reader/image/qcow2"
 )
 
-const qcow2Magic = "QFI\xfb"
+const qcow2Magic = qcow2.Magic
 
 // foreignFormat is an image or archive format recognised only to be
 // rejected with advice, rather than misread as a raw disk.

@@ -152,8 +152,8 @@ func FuzzQcow2ClusterMap(f *testing.F) {
 		}
 		end := int64(0)
 		for _, e := range extents {
-			if e.start < end || e.length <= 0 || e.start+e.length > int64(h.size) {
-				t.Fatalf("extent %+v is out of order or outside the %d-byte disk", e, h.size)
+			if e.start < end || e.length <= 0 || e.start+e.length > int64(h.Size) {
+				t.Fatalf("extent %+v is out of order or outside the %d-byte disk", e, h.Size)
 			}
 			end = e.start + e.length
 		}

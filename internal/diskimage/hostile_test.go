@@ -1,6 +1,7 @@
 package diskimage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -240,4 +241,53 @@ func TestBackingFile(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, path)
 	}
+}
+
+// misreadBackingFormat is an overlay whose header extensions go-qcow2reader
+// v0.6.0 reads differently from QEMU: it skips no extension longer than
+// 4096 bytes but reads on from inside its data, where this one holds a
+// backing format "qcow2"; QEMU and this package skip the long extension and
+// find the real one, "raw". The backing file is a qcow2 header claiming
+// 2^32-1 L1 entries (32 GiB), which only a validated qcow2 may be read as.
+func misreadBackingFormat(t *testing.T, dir string) (top string, base []byte) {
+	hostile := &craftedQcow2{clusterBits: 9, size: 4096, l1: make([]uint64, 1)}
+	base = hostile.bytes()
+	binary.BigEndian.PutUint32(base[36:], 0xffffffff)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "base.img"), base, 0o600))
+
+	c := &craftedQcow2{clusterBits: 16, size: 64 << 10, l1: make([]uint64, 1)}
+	img := c.bytes()
+	be := binary.BigEndian
+	extension := func(off int64, typ uint32, length int, data string) {
+		be.PutUint32(img[off:], typ)
+		be.PutUint32(img[off+4:], uint32(length))
+		copy(img[off+8:], data)
+	}
+	const backingFormatExt = 0xe2792aca
+	extension(104, 0x0000abcd, 5000, "")
+	extension(112, backingFormatExt, 5, "qcow2") // inside the long extension's data
+	extension(112+5000, backingFormatExt, 3, "raw")
+	be.PutUint64(img[8:], 8192) // the backing file name, past the extensions
+	be.PutUint32(img[16:], uint32(len("base.img")))
+	copy(img[8192:], "base.img")
+	top = filepath.Join(dir, "top.qcow2")
+	require.NoError(t, os.WriteFile(top, img, 0o600))
+	return top, base
+}
+
+func TestBackingFileIsReadInTheFormatValidated(t *testing.T) {
+	if rss, parent := testtool.InChild(t); parent {
+		assert.Less(t, rss, int64(hostileMemoryLimit), "peak RSS of opening a 128 KiB qcow2 on a 1 KiB backing file")
+		t.Logf("peak RSS %d MiB", rss>>20)
+		return
+	}
+	top, base := misreadBackingFormat(t, t.TempDir())
+	img, err := Open(top)
+	require.NoError(t, err)
+	defer img.Close()
+	got := make([]byte, img.Size())
+	_, err = img.ReadAt(got, 0)
+	require.NoError(t, err)
+	want := append(base, make([]byte, img.Size()-int64(len(base)))...)
+	assert.True(t, bytes.Equal(want, got), "the overlay does not read as its raw backing file")
 }

@@ -6,6 +6,42 @@
 // without root, nbd, FUSE or loop devices. Disk images are untrusted input:
 // every structure read from them is validated before it sizes an allocation
 // or bounds a loop.
+//
+// # What go-qcow2reader does, and what qcow2.go adds
+//
+// go-qcow2reader (v0.6.0; v0.7.1, the newest the module proxy serves,
+// changes nothing of this) reads the virtual disk: the clusters of a
+// backing chain, through the decompressors compressed.go registers. Its
+// header types and constants are the ones qcow2.go decodes into. The rest
+// of qcow2.go exists because the library lacks it:
+//
+//   - Validation before allocation. qcow2.Open allocates the L1 table from
+//     the header's l1_size (up to 2^32-1 entries, 32 GiB) without
+//     comparing it to the file, and checks no host offset against the
+//     file's size. qcow2.go checks the header fields, the L1 table's size
+//     and place, and every L2 table and data cluster (inside the file,
+//     used once) before the library opens the file.
+//   - Backing-file confinement. The library resolves and opens a backing
+//     file by its name in the header, wherever it points, as soon as the
+//     image is opened. qcow2.go walks the chain first, keeps it inside the
+//     allowed directories (BackingPathError), refuses loops, non-regular
+//     files and chains longer than 16, and hands the library only files
+//     of the validated chain, in the format they were validated as: the
+//     library's reading of the header extensions differs from QEMU's (it
+//     does not skip an extension longer than 4096 bytes), so the format it
+//     names for a backing file is not trusted.
+//   - An allocation map bounded by the file. image.Image.Extent answers
+//     one cluster at a time across the virtual size, so its cost grows
+//     with the size the header claims (2^56 bytes from a file of a few
+//     MiB), and a raw backing file is reported allocated throughout.
+//     Allocated builds the map from the L2 entries present in the file,
+//     and asks the host filesystem (SEEK_DATA/SEEK_HOLE) for raw files.
+//   - BackingFile, the backing name read from the header alone: the
+//     library has no way to read the header without opening the backing
+//     file.
+//   - A cache of inflated clusters and zstd (compressed.go): the library
+//     inflates a compressed cluster anew, from its start, for every read,
+//     and registers no zstd decompressor.
 package diskimage
 
 import (

@@ -27,65 +27,44 @@ const (
 	maxBackingDepth     = 16
 )
 
-// qcow2 incompatible feature bits (qcow2 spec, header bytes 72-79).
-const (
-	qcow2IncompatDirty      = 1 << 0
-	qcow2IncompatCorrupt    = 1 << 1
-	qcow2IncompatExtData    = 1 << 2
-	qcow2IncompatCompressTy = 1 << 3
-	qcow2IncompatExtL2      = 1 << 4
-)
+// qcow2MaxExtensions bounds the header extensions read, as go-qcow2reader
+// does.
+const qcow2MaxExtensions = 256
 
-const (
-	qcow2ExtEnd           = 0x00000000
-	qcow2ExtBackingFormat = 0xe2792aca
-	qcow2MaxExtensions    = 256
-)
-
-// qcow2Header holds the header fields this package checks or uses.
+// qcow2Header holds the header fields this package checks or uses, laid
+// out as go-qcow2reader's header types.
 type qcow2Header struct {
-	version       uint32
-	backingOffset uint64
-	backingSize   uint32
-	clusterBits   uint32
-	size          uint64
-	cryptMethod   uint32
-	l1Size        uint32
-	l1Offset      uint64
-	incompatible  uint64
-	headerLength  uint32
-	compression   byte
+	qcow2.HeaderFieldsV2
+	// qcow2.HeaderFieldsV3 is zero for version 2 but for HeaderLength,
+	// the 72 bytes of a version 2 header.
+	qcow2.HeaderFieldsV3
+	compression   qcow2.CompressionType
 	backingFormat string
 }
 
-func (h *qcow2Header) clusterSize() int64 { return 1 << h.clusterBits }
+const (
+	qcow2V2HeaderLength = 72
+	qcow2V3HeaderLength = 104
+)
+
+func (h *qcow2Header) clusterSize() int64 { return 1 << h.ClusterBits }
 
 func parseQcow2Header(r io.ReaderAt, fileSize int64) (*qcow2Header, error) {
-	var buf [112]byte
+	var buf [qcow2V3HeaderLength + 8]byte // and the compression type
 	n, err := r.ReadAt(buf[:], 0)
-	if n < 72 {
+	if n < qcow2V2HeaderLength {
 		return nil, fmt.Errorf("qcow2 header is truncated (%d bytes): %v", n, err)
 	}
-	be := binary.BigEndian
-	h := &qcow2Header{
-		version:       be.Uint32(buf[4:]),
-		backingOffset: be.Uint64(buf[8:]),
-		backingSize:   be.Uint32(buf[16:]),
-		clusterBits:   be.Uint32(buf[20:]),
-		size:          be.Uint64(buf[24:]),
-		cryptMethod:   be.Uint32(buf[32:]),
-		l1Size:        be.Uint32(buf[36:]),
-		l1Offset:      be.Uint64(buf[40:]),
-		headerLength:  72,
-	}
-	if h.version == 3 {
-		if n < 104 {
+	h := &qcow2Header{}
+	decodeHeader(buf[:qcow2V2HeaderLength], &h.HeaderFieldsV2)
+	h.HeaderLength = qcow2V2HeaderLength
+	if h.Version == 3 {
+		if n < qcow2V3HeaderLength {
 			return nil, fmt.Errorf("qcow2 version 3 header is truncated (%d bytes)", n)
 		}
-		h.incompatible = be.Uint64(buf[72:])
-		h.headerLength = be.Uint32(buf[100:])
-		if h.headerLength > 104 && n > 104 {
-			h.compression = buf[104]
+		decodeHeader(buf[qcow2V2HeaderLength:qcow2V3HeaderLength], &h.HeaderFieldsV3)
+		if h.HeaderLength > qcow2V3HeaderLength && n > qcow2V3HeaderLength {
+			h.compression = qcow2.CompressionType(buf[qcow2V3HeaderLength])
 		}
 	}
 	if err := h.validate(fileSize); err != nil {
@@ -97,18 +76,26 @@ func parseQcow2Header(r io.ReaderAt, fileSize int64) (*qcow2Header, error) {
 	return h, nil
 }
 
+// decodeHeader decodes big-endian header bytes into one of
+// go-qcow2reader's fixed-size header structs, whose size b matches.
+func decodeHeader(b []byte, fields any) {
+	if _, err := binary.Decode(b, binary.BigEndian, fields); err != nil {
+		panic(err) // a programming error: b is sized for fields
+	}
+}
+
 func (h *qcow2Header) validate(fileSize int64) error {
 	switch {
-	case h.version != 2 && h.version != 3:
-		return fmt.Errorf("unsupported qcow2 version %d; %s", h.version, convertAdvice)
-	case h.clusterBits < qcow2MinClusterBits || h.clusterBits > qcow2MaxClusterBits:
-		return fmt.Errorf("invalid qcow2 cluster_bits %d (must be %d..%d)", h.clusterBits, qcow2MinClusterBits, qcow2MaxClusterBits)
-	case h.cryptMethod != 0:
+	case h.Version != 2 && h.Version != 3:
+		return fmt.Errorf("unsupported qcow2 version %d; %s", h.Version, convertAdvice)
+	case h.ClusterBits < qcow2MinClusterBits || h.ClusterBits > qcow2MaxClusterBits:
+		return fmt.Errorf("invalid qcow2 cluster_bits %d (must be %d..%d)", h.ClusterBits, qcow2MinClusterBits, qcow2MaxClusterBits)
+	case h.CryptMethod != qcow2.CryptMethodNone:
 		return fmt.Errorf("encrypted qcow2 images are not supported; decrypt it with qemu-img convert -O qcow2")
-	case h.size > qcow2MaxVirtualSize:
-		return fmt.Errorf("qcow2 virtual size %d is too large", h.size)
-	case h.version == 3 && (h.headerLength < 104 || int64(h.headerLength) > h.clusterSize() || h.headerLength%8 != 0):
-		return fmt.Errorf("invalid qcow2 header_length %d", h.headerLength)
+	case h.Size > qcow2MaxVirtualSize:
+		return fmt.Errorf("qcow2 virtual size %d is too large", h.Size)
+	case h.Version == 3 && (h.HeaderLength < qcow2V3HeaderLength || int64(h.HeaderLength) > h.clusterSize() || h.HeaderLength%8 != 0):
+		return fmt.Errorf("invalid qcow2 header_length %d", h.HeaderLength)
 	}
 	if err := h.checkFeatures(); err != nil {
 		return err
@@ -117,18 +104,21 @@ func (h *qcow2Header) validate(fileSize int64) error {
 }
 
 func (h *qcow2Header) checkFeatures() error {
-	known := uint64(qcow2IncompatDirty | qcow2IncompatCorrupt | qcow2IncompatExtData | qcow2IncompatCompressTy | qcow2IncompatExtL2)
-	switch f := h.incompatible; {
+	bit := func(n int) uint64 { return 1 << n }
+	known := bit(qcow2.IncompatibleFeaturesDirtyBit) | bit(qcow2.IncompatibleFeaturesCorruptBit) |
+		bit(qcow2.IncompatibleFeaturesExternalDataFileBit) | bit(qcow2.IncompatibleFeaturesCompressionTypeBit) |
+		bit(qcow2.IncompatibleFeaturesExtendedL2EntriesBit)
+	switch f := uint64(h.IncompatibleFeatures); {
 	case f&^known != 0:
 		return fmt.Errorf("qcow2 image uses unknown incompatible features 0x%x; %s", f&^known, convertAdvice)
-	case f&qcow2IncompatCorrupt != 0:
+	case f&bit(qcow2.IncompatibleFeaturesCorruptBit) != 0:
 		return errors.New("qcow2 image is marked corrupt; repair it with qemu-img check -r all")
-	case f&qcow2IncompatExtData != 0:
+	case f&bit(qcow2.IncompatibleFeaturesExternalDataFileBit) != 0:
 		return fmt.Errorf("qcow2 images with an external data file are not supported; %s", convertAdvice)
-	case f&qcow2IncompatExtL2 != 0:
+	case f&bit(qcow2.IncompatibleFeaturesExtendedL2EntriesBit) != 0:
 		return fmt.Errorf("qcow2 images with extended L2 entries are not supported; %s", convertAdvice)
 	}
-	if h.compression != 0 && h.compression != 1 {
+	if h.compression != qcow2.CompressionTypeZlib && h.compression != qcow2.CompressionTypeZstd {
 		return fmt.Errorf("unknown qcow2 compression type %d; %s", h.compression, convertAdvice)
 	}
 	return nil
@@ -138,17 +128,17 @@ func (h *qcow2Header) checkFeatures() error {
 // limit and lies inside the file.
 func (h *qcow2Header) checkL1(fileSize int64) error {
 	l2Span := h.clusterSize() * (h.clusterSize() / 8)
-	needed := (h.size + uint64(l2Span) - 1) / uint64(l2Span)
-	l1Bytes := uint64(h.l1Size) * 8
+	needed := (h.Size + uint64(l2Span) - 1) / uint64(l2Span)
+	l1Bytes := uint64(h.L1Size) * 8
 	switch {
-	case uint64(h.l1Size) < needed:
-		return fmt.Errorf("qcow2 L1 table has %d entries, %d needed for the virtual size %d", h.l1Size, needed, h.size)
+	case uint64(h.L1Size) < needed:
+		return fmt.Errorf("qcow2 L1 table has %d entries, %d needed for the virtual size %d", h.L1Size, needed, h.Size)
 	case l1Bytes > qcow2MaxL1Bytes:
 		return fmt.Errorf("qcow2 L1 table of %d bytes exceeds %d", l1Bytes, qcow2MaxL1Bytes)
-	case h.l1Size > 0 && (h.l1Offset == 0 || h.l1Offset%uint64(h.clusterSize()) != 0):
-		return fmt.Errorf("qcow2 L1 table offset %d is not cluster aligned", h.l1Offset)
-	case h.l1Offset > uint64(fileSize) || l1Bytes > uint64(fileSize)-h.l1Offset:
-		return truncatedError("L1 table", int64(h.l1Offset), fileSize)
+	case h.L1Size > 0 && (h.L1TableOffset == 0 || h.L1TableOffset%uint64(h.clusterSize()) != 0):
+		return fmt.Errorf("qcow2 L1 table offset %d is not cluster aligned", h.L1TableOffset)
+	case h.L1TableOffset > uint64(fileSize) || l1Bytes > uint64(fileSize)-h.L1TableOffset:
+		return truncatedError("L1 table", int64(h.L1TableOffset), fileSize)
 	}
 	return nil
 }
@@ -160,21 +150,22 @@ func truncatedError(what string, offset, fileSize int64) error {
 // readExtensions reads the header extensions that matter here: the backing
 // file's format.
 func (h *qcow2Header) readExtensions(r io.ReaderAt) error {
-	off := int64(h.headerLength)
+	off := int64(h.HeaderLength)
 	end := h.clusterSize()
 	var hdr [8]byte
 	for i := 0; i < qcow2MaxExtensions && off+8 <= end; i++ {
 		if _, err := r.ReadAt(hdr[:], off); err != nil {
 			return fmt.Errorf("qcow2 header extension at offset %d: %w", off, err)
 		}
-		typ, length := binary.BigEndian.Uint32(hdr[:4]), int64(binary.BigEndian.Uint32(hdr[4:]))
-		if typ == qcow2ExtEnd {
+		typ := qcow2.HeaderExtensionType(binary.BigEndian.Uint32(hdr[:4]))
+		length := int64(binary.BigEndian.Uint32(hdr[4:]))
+		if typ == qcow2.HeaderExtensionTypeEnd {
 			return nil
 		}
 		if length > end-off-8 {
-			return fmt.Errorf("qcow2 header extension 0x%08x at offset %d overruns the first cluster", typ, off)
+			return fmt.Errorf("qcow2 header extension 0x%08x at offset %d overruns the first cluster", uint32(typ), off)
 		}
-		if typ == qcow2ExtBackingFormat {
+		if typ == qcow2.HeaderExtensionTypeBackingFileFormatNameString {
 			name := make([]byte, length)
 			if _, err := r.ReadAt(name, off+8); err != nil {
 				return fmt.Errorf("qcow2 backing format extension: %w", err)
@@ -187,15 +178,15 @@ func (h *qcow2Header) readExtensions(r io.ReaderAt) error {
 }
 
 func (h *qcow2Header) backingName(r io.ReaderAt) (string, error) {
-	if h.backingOffset == 0 {
+	if h.BackingFileOffset == 0 {
 		return "", nil
 	}
-	if h.backingSize == 0 || h.backingSize > qcow2MaxBackingName ||
-		h.backingOffset+uint64(h.backingSize) > uint64(h.clusterSize()) {
-		return "", fmt.Errorf("invalid qcow2 backing file name (offset %d, length %d)", h.backingOffset, h.backingSize)
+	if h.BackingFileSize == 0 || h.BackingFileSize > qcow2MaxBackingName ||
+		h.BackingFileOffset+uint64(h.BackingFileSize) > uint64(h.clusterSize()) {
+		return "", fmt.Errorf("invalid qcow2 backing file name (offset %d, length %d)", h.BackingFileOffset, h.BackingFileSize)
 	}
-	name := make([]byte, h.backingSize)
-	if _, err := r.ReadAt(name, int64(h.backingOffset)); err != nil {
+	name := make([]byte, h.BackingFileSize)
+	if _, err := r.ReadAt(name, int64(h.BackingFileOffset)); err != nil {
 		return "", fmt.Errorf("qcow2 backing file name: %w", err)
 	}
 	return string(name), nil
@@ -236,7 +227,7 @@ func (l *qcow2Layer) close() {
 // chainState detects backing loops, bounds the chain length and keeps
 // backing files inside the allowed paths.
 type chainState struct {
-	seen  []os.FileInfo
+	seen  []chainFile
 	depth int
 	// allowed are the resolved directory trees and files backing files
 	// may be; the top image's directory comes first.
@@ -281,6 +272,12 @@ func (c *chainState) permits(real string) bool {
 	return false
 }
 
+// chainFile is one file of the chain and the format it was validated as.
+type chainFile struct {
+	info   os.FileInfo
+	format string
+}
+
 // BackingPathError is a backing file outside the paths Open allows.
 type BackingPathError struct {
 	Image    string   // the image that names the backing file
@@ -295,17 +292,18 @@ func (e *BackingPathError) Error() string {
 		e.Image, e.Name, e.Resolved, strings.Join(e.Allowed, ", "))
 }
 
-func (c *chainState) enter(path string, f *os.File) error {
+// enter records f, at path, as a file of the chain to be read as format.
+func (c *chainState) enter(path string, f *os.File, format string) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	for _, s := range c.seen {
-		if os.SameFile(s, st) {
+		if os.SameFile(s.info, st) {
 			return fmt.Errorf("backing file loop: %s appears twice in the backing chain", path)
 		}
 	}
-	c.seen = append(c.seen, st)
+	c.seen = append(c.seen, chainFile{info: st, format: format})
 	c.depth++
 	if c.depth > maxBackingDepth {
 		return fmt.Errorf("backing chain is longer than %d images; flatten it with qemu-img convert -O qcow2", maxBackingDepth)
@@ -313,19 +311,20 @@ func (c *chainState) enter(path string, f *os.File) error {
 	return nil
 }
 
-// validated reports whether f is one of the files of the validated chain,
-// so that the reader reads exactly what was checked.
-func (c *chainState) validated(f *os.File) bool {
+// validatedFormat returns the format f was validated as, if it is one of
+// the files of the validated chain, so that the reader reads exactly what
+// was checked, the way it was checked.
+func (c *chainState) validatedFormat(f *os.File) (string, bool) {
 	st, err := f.Stat()
 	if err != nil {
-		return false
+		return "", false
 	}
 	for _, s := range c.seen {
-		if os.SameFile(s, st) {
-			return true
+		if os.SameFile(s.info, st) {
+			return s.format, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // openQcow2Chain validates the qcow2 file f and, recursively, its backing
@@ -333,7 +332,7 @@ func (c *chainState) validated(f *os.File) bool {
 // (possibly partial) must still be closed.
 func openQcow2Chain(path string, f *os.File, chain *chainState) (*qcow2Layer, error) {
 	l := &qcow2Layer{path: path}
-	if err := chain.enter(path, f); err != nil {
+	if err := chain.enter(path, f, FormatQcow2); err != nil {
 		return l, err
 	}
 	st, err := f.Stat()
@@ -344,7 +343,7 @@ func openQcow2Chain(path string, f *os.File, chain *chainState) (*qcow2Layer, er
 	if err != nil {
 		return l, fmt.Errorf("qcow2 image %s: %w", path, err)
 	}
-	l.size = int64(h.size)
+	l.size = int64(h.Size)
 	if l.extents, err = readClusterMap(f, h, st.Size()); err != nil {
 		return l, fmt.Errorf("qcow2 image %s: %w", path, err)
 	}
@@ -381,7 +380,7 @@ func (l *qcow2Layer) openBacking(name, declared string, chain *chainState) error
 		return fmt.Errorf("qcow2 image %s: backing file %s: %w", l.path, bpath, err)
 	}
 	if format == FormatRaw {
-		if err := chain.enter(bpath, bf); err != nil {
+		if err := chain.enter(bpath, bf, FormatRaw); err != nil {
 			return fmt.Errorf("qcow2 image %s: %w", l.path, err)
 		}
 		l.backing, l.bsize = &rawLayer{f: bf, size: st.Size()}, st.Size()
@@ -455,18 +454,18 @@ func backingFormat(r io.ReaderAt, size int64, declared string) (string, error) {
 // in the file, so the map has at most fileSize/8 extents.
 func readClusterMap(r io.ReaderAt, h *qcow2Header, fileSize int64) ([]extent, error) {
 	cs := h.clusterSize()
-	l1 := make([]byte, int64(h.l1Size)*8)
-	if _, err := r.ReadAt(l1, int64(h.l1Offset)); err != nil {
+	l1 := make([]byte, int64(h.L1Size)*8)
+	if _, err := r.ReadAt(l1, int64(h.L1TableOffset)); err != nil {
 		return nil, fmt.Errorf("read L1 table: %w", err)
 	}
 	used := newClusterSet(fileSize, cs)
-	for off := int64(h.l1Offset); off < int64(h.l1Offset)+int64(len(l1)); off += cs {
+	for off := int64(h.L1TableOffset); off < int64(h.L1TableOffset)+int64(len(l1)); off += cs {
 		used.claim(off)
 	}
 	l2 := make([]byte, cs)
 	l2Span := cs * (cs / 8)
 	var extents []extent
-	for i := int64(0); i < int64(h.l1Size) && i*l2Span < int64(h.size); i++ {
+	for i := int64(0); i < int64(h.L1Size) && i*l2Span < int64(h.Size); i++ {
 		l2Offset := int64(binary.BigEndian.Uint64(l1[i*8:]) & 0x00fffffffffffe00)
 		if l2Offset == 0 {
 			continue
@@ -515,7 +514,7 @@ func (c *clusterSet) claim(off int64) bool {
 
 func appendL2(extents []extent, l2 []byte, h *qcow2Header, base int64, used *clusterSet) ([]extent, error) {
 	cs := h.clusterSize()
-	for j := int64(0); j < cs/8 && base+j*cs < int64(h.size); j++ {
+	for j := int64(0); j < cs/8 && base+j*cs < int64(h.Size); j++ {
 		entry := binary.BigEndian.Uint64(l2[j*8:])
 		state, err := clusterState(entry, h, used.fileSize)
 		if err != nil {
@@ -529,7 +528,7 @@ func appendL2(extents []extent, l2 []byte, h *qcow2Header, base int64, used *clu
 			return nil, fmt.Errorf("cluster at virtual offset %d: host cluster %d is already in use: the image is corrupt (qemu-img check reports it)",
 				start, int64(entry&0x00fffffffffffe00))
 		}
-		length := min(cs, int64(h.size)-start)
+		length := min(cs, int64(h.Size)-start)
 		if n := len(extents); n > 0 && extents[n-1].state == state && extents[n-1].start+extents[n-1].length == start {
 			extents[n-1].length += length
 			continue
@@ -544,7 +543,7 @@ func appendL2(extents []extent, l2 []byte, h *qcow2Header, base int64, used *clu
 func clusterState(entry uint64, h *qcow2Header, fileSize int64) (int, error) {
 	const compressedBit = 1 << 62
 	if entry&compressedBit != 0 {
-		x := 62 - (h.clusterBits - 8)
+		x := 62 - (h.ClusterBits - 8)
 		hostOffset := int64(entry & (1<<x - 1))
 		if hostOffset == 0 || hostOffset >= fileSize {
 			return 0, truncatedError("compressed cluster", hostOffset, fileSize)
@@ -553,7 +552,7 @@ func clusterState(entry uint64, h *qcow2Header, fileSize int64) (int, error) {
 	}
 	hostOffset := int64(entry & 0x00fffffffffffe00)
 	switch {
-	case entry&1 != 0 && h.version == 3:
+	case entry&1 != 0 && h.Version == 3:
 		return clusterZero, nil
 	case hostOffset == 0:
 		return -1, nil
@@ -619,8 +618,8 @@ func openQcow2Reader(f *os.File, chain *chainState) (image.Image, error) {
 // compressed clusters are inflated once into its own cache.
 func openQcow2File(f *os.File, chain *chainState) (*qcow2.Qcow2, error) {
 	file := &qcow2File{File: f, clusters: newClusterCache()}
-	img, err := qcow2.Open(file, func(ra io.ReaderAt, declared image.Type) (image.Image, error) {
-		return openBackingReader(ra, declared, chain)
+	img, err := qcow2.Open(file, func(ra io.ReaderAt, _ image.Type) (image.Image, error) {
+		return openBackingReader(ra, chain)
 	})
 	if err != nil {
 		return nil, err
@@ -629,25 +628,22 @@ func openQcow2File(f *os.File, chain *chainState) (*qcow2.Qcow2, error) {
 	return img, nil
 }
 
-// openBackingReader is the go-qcow2reader opener for backing files, applying
-// the same format rules as the validation in openQcow2Chain. The library
-// opens backing files by name itself; only a file of the validated chain
-// is read, so a file swapped in after validation is refused.
-func openBackingReader(ra io.ReaderAt, declared image.Type, chain *chainState) (image.Image, error) {
+// openBackingReader is the go-qcow2reader opener for backing files. The
+// library opens backing files by name itself; only a file of the validated
+// chain is read, so a file swapped in after validation is refused. The
+// format the library passes is ignored: it is read from header extensions
+// the library parses its own way (v0.6.0 does not skip an extension longer
+// than 4096 bytes, and reads on from inside its data), so it can call
+// qcow2 a file the validation read as raw, whose qcow2 header nothing
+// checked. The file is read as the format it was validated as.
+func openBackingReader(ra io.ReaderAt, chain *chainState) (image.Image, error) {
 	f, ok := ra.(*os.File)
 	if !ok {
 		return failedImage{fmt.Errorf("backing file reader %T is not a file", ra)}, errors.New("backing file is not a file")
 	}
-	if !chain.validated(f) {
+	format, ok := chain.validatedFormat(f)
+	if !ok {
 		err := fmt.Errorf("backing file %s is not the one validated", f.Name())
-		return failedImage{err}, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return failedImage{err}, err
-	}
-	format, err := backingFormat(f, st.Size(), string(declared))
-	if err != nil {
 		return failedImage{err}, err
 	}
 	if format == FormatRaw {

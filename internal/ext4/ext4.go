@@ -23,6 +23,7 @@ import (
 	"io"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/lru"
 )
 
 var _ fstree.FS = (*FS)(nil)
@@ -40,7 +41,7 @@ type FS struct {
 	sb         superblock
 	blockSize  uint64
 	blockShift uint
-	cache      *blockCache
+	cache      *lru.Cache[uint64, []byte] // metadata blocks by number
 }
 
 // Probe reports whether r starts like an ext2/3/4 filesystem (its superblock
@@ -71,7 +72,7 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 		sb:         sb,
 		blockSize:  1024 << sb.logBlockSize,
 		blockShift: uint(10 + sb.logBlockSize),
-		cache:      newBlockCache(metadataCacheBytes >> (10 + sb.logBlockSize)),
+		cache:      lru.New[uint64](metadataCacheBytes, lru.Bytes),
 	}
 	if err := fs.checkGeometry(size); err != nil {
 		return nil, err
@@ -126,14 +127,13 @@ func (fs *FS) metadataBlock(blk uint64) ([]byte, error) {
 	if blk >= fs.sb.blocksCount {
 		return nil, fmt.Errorf("block %d is beyond the end of the filesystem (%d blocks)", blk, fs.sb.blocksCount)
 	}
-	if b, ok := fs.cache.get(blk); ok {
+	return fs.cache.Load(blk, func() ([]byte, error) {
+		b := make([]byte, fs.blockSize)
+		if err := fs.readBlocks(b, blk); err != nil {
+			return nil, err
+		}
 		return b, nil
-	}
-	b := make([]byte, fs.blockSize)
-	if err := fs.readBlocks(b, blk); err != nil {
-		return nil, err
-	}
-	return fs.cache.add(blk, b), nil
+	})
 }
 
 // cString returns b up to its first NUL byte.
