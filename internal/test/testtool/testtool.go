@@ -20,6 +20,7 @@ var debianPackages = map[string]string{
 	"dash":                "dash",
 	"dd":                  "coreutils",
 	"debugfs":             "e2fsprogs",
+	"dpkg-query":          "dpkg",
 	"e2fsck":              "e2fsprogs",
 	"fdisk":               "fdisk",
 	"fsck.fat":            "dosfstools",
