@@ -27,6 +27,9 @@ budget_for() {
 	FuzzQcow2ClusterMap) echo 60000x ;;
 	FuzzReadPhysicalVolume) echo 80000x ;;
 	FuzzParseMetadata) echo 150000x ;;
+	FuzzParseDpkgStatus) echo 8000x ;;
+	FuzzParseApkInstalled | FuzzCompareVersions) echo 60000x ;;
+	FuzzReadRPMDatabase) echo 4000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"

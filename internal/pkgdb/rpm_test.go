@@ -25,7 +25,7 @@ var tinyRPMs = []struct{ name, epoch, version, release, arch, vendor string }{
 const rpmQueryFormat = `%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\t%{ARCH}\t%|VENDOR?{%{VENDOR}}:{}|\t%{SOURCERPM}\n`
 
 // buildRPMs builds the tiny packages and returns their files.
-func buildRPMs(t *testing.T) []string {
+func buildRPMs(t testing.TB) []string {
 	t.Helper()
 	testtool.Require(t, "rpmbuild")
 	top := t.TempDir()
@@ -51,7 +51,7 @@ func buildRPMs(t *testing.T) []string {
 
 // sqliteRPMDB installs the packages into a new sqlite rpmdb in dir with rpm
 // itself, and returns rpm's own listing of it.
-func sqliteRPMDB(t *testing.T, dir string, rpms []string) string {
+func sqliteRPMDB(t testing.TB, dir string, rpms []string) string {
 	t.Helper()
 	backend := []string{"--define", "_db_backend sqlite", "--dbpath", dir}
 	testtool.CombinedOutput(t, "rpm", append(backend, "--initdb")...)
