@@ -55,7 +55,7 @@ func readRPMFile(fsys fstree.FS, p string, f fstree.File) ([]Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	local := filepath.Join(dir, filepath.Base(p))
 	if err := copyOut(f, local); err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func ReadRPMDatabase(path string) (pkgs []Package, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	infos, err := db.ListPackages()
 	if err != nil {
 		return nil, err

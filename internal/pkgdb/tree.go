@@ -117,7 +117,7 @@ func openRegular(fsys fstree.FS, p string, limit int64) (fstree.File, error) {
 func readAll(f fstree.File) ([]byte, error) {
 	buf := make([]byte, f.Size())
 	n, err := f.ReadAt(buf, 0)
-	if err == io.EOF && n == len(buf) {
+	if errors.Is(err, io.EOF) && n == len(buf) {
 		err = nil
 	}
 	return buf[:n], err

@@ -126,12 +126,12 @@ func compareRPMEVR(a, b string) int {
 	if c := compareInts(ea, eb); c != 0 {
 		return c
 	}
-	va, rela := splitRevision(ra)
-	vb, relb := splitRevision(rb)
+	va, relA := splitRevision(ra)
+	vb, relB := splitRevision(rb)
 	if c := rpmVerCmp(va, vb); c != 0 {
 		return c
 	}
-	return rpmVerCmp(rela, relb)
+	return rpmVerCmp(relA, relB)
 }
 
 func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
