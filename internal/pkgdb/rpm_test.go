@@ -1,9 +1,11 @@
 package pkgdb
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -212,5 +214,67 @@ func TestCorruptDatabaseNamesFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "/"+p) {
 			t.Errorf("%s: error %v does not name the file", p, err)
 		}
+	}
+}
+
+// TestRPMSqliteWriteAheadLog: a disk taken while rpm's sqlite database
+// was open holds transactions in rpmdb.sqlite-wal not yet checkpointed
+// into rpmdb.sqlite. A sqlite3 process commits a row and stays open (no
+// checkpoint) while the files are copied; rpm reading the copy is the
+// oracle, and the reader must see the row too.
+func TestRPMSqliteWriteAheadLog(t *testing.T) {
+	testtool.Require(t, "sqlite3")
+	db := t.TempDir()
+	sqliteRPMDB(t, db, buildRPMs(t))
+	cmd := exec.Command("sqlite3", filepath.Join(db, "rpmdb.sqlite"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	fmt.Fprintln(stdin, "PRAGMA wal_autocheckpoint=0;")
+	fmt.Fprintln(stdin, "INSERT INTO Packages(blob) SELECT blob FROM Packages ORDER BY hnum LIMIT 1;")
+	fmt.Fprintln(stdin, ".print committed")
+	out := bufio.NewReader(stdout)
+	for {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("sqlite3 ended before committing: %v", err)
+		}
+		if line == "committed\n" {
+			break
+		}
+	}
+	root := treeWith(t, db, "var/lib/rpm")
+	if info, err := os.Stat(filepath.Join(root, "var/lib/rpm/rpmdb.sqlite-wal")); err != nil || info.Size() == 0 {
+		t.Fatalf("no write-ahead log to test: %v", err)
+	}
+	copied := t.TempDir()
+	for _, name := range []string{"rpmdb.sqlite", "rpmdb.sqlite-wal"} {
+		data, err := os.ReadFile(filepath.Join(root, "var/lib/rpm", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copied, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := sortedLines(testtool.Output(t, "rpm", "--define", "_db_backend sqlite", "--dbpath", copied, "-qa", "--qf", rpmQueryFormat))
+	if n := len(strings.Split(want, "\n")); n != len(tinyRPMs)+1 {
+		t.Fatalf("rpm lists %d packages in the copy, want %d with the logged row", n, len(tinyRPMs)+1)
+	}
+	inv := readTree(t, root)
+	if got := describeRPM(inv.Packages); got != want {
+		t.Errorf("packages differ from rpm -qa's:\n%s\ngot:\n%s", lineDiff(got, want), got)
 	}
 }
