@@ -12,19 +12,34 @@
 //     (Packages.db, SUSE), under /usr/lib/sysimage/rpm or /var/lib/rpm;
 //   - apk: /lib/apk/db/installed (Alpine), parsed here.
 //
-// The rpm formats are read with github.com/knqyf263/go-rpmdb (the reader
-// trivy and syft use): writing a Berkeley DB hash reader, an ndb reader
-// and a sqlite b-tree reader here would triple this package for formats
-// that reader already decodes, and it was checked against databases the
-// rpm tool itself wrote (rpm_test.go). Its costs, accepted: it opens only
-// host paths, so the database is first copied out of the tree into a
-// private temporary file, bounded by MaxDatabaseSize; and its sqlite
-// format needs a database/sql driver, for which this package registers
-// github.com/glebarez/go-sqlite, a pure Go sqlite (modernc.org/sqlite, no
-// cgo, so the plugin still cross-compiles), which adds most of the binary
-// size this package costs. The header blobs it returns are decoded in the
-// caller's goroutine, where a panic on a hostile header is recovered into
-// an error naming the database.
+// The rpm formats are read with github.com/knqyf263/go-rpmdb (v0.1.1, the
+// reader trivy uses; syft uses a fork of it): writing a Berkeley DB hash
+// reader, an ndb reader and a sqlite b-tree reader here would triple this
+// package for formats that reader already decodes, and it was checked
+// against databases rpm and Berkeley DB's own tools wrote (rpm_test.go).
+// Its costs, accepted:
+//   - it opens host paths only, so the database (and a sqlite
+//     write-ahead log beside it, which may hold committed transactions)
+//     is first copied out of the tree into a private temporary directory,
+//     each file bounded by MaxDatabaseSize;
+//   - its sqlite format needs a database/sql driver: this package
+//     registers github.com/glebarez/go-sqlite, a pure Go sqlite
+//     (modernc.org/sqlite, no cgo, so the plugin still cross-compiles). It
+//     is most of the binary size this package costs: 4.8 MB of the 5.0 MB
+//     it adds to the plugin (43.0 MB before);
+//   - it decodes Berkeley DB and ndb pages in goroutines of its own, where
+//     a panic cannot be recovered; header blobs are decoded in the
+//     caller's goroutine, where a panic is recovered into an error naming
+//     the database. FuzzReadRPMDatabase runs it on damaged databases.
+//
+// SPDX documents are written with github.com/spdx/tools-golang (its
+// v2.3 model and JSON writer, 0.1 MB with go-rpmdb's Berkeley DB and ndb
+// readers). anchore/syft was not taken: it catalogs container images and
+// directories through its own source model, not an fstree.FS, needs a
+// newer Go toolchain (1.26.8) than this module, and pulls about 340
+// modules (containerd, docker, go-git) for catalogers an image's
+// package databases do not need; what it would add over this package is
+// package files and licenses, which the databases here do not carry.
 package pkgdb
 
 import (

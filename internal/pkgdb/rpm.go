@@ -97,6 +97,9 @@ func ReadRPMDatabase(path string) (pkgs []Package, err error) {
 			pkgs, err = nil, fmt.Errorf("corrupt database: %v", r)
 		}
 	}()
+	if err := checkBerkeleyDB(path); err != nil {
+		return nil, err
+	}
 	db, err := rpmdb.Open(path)
 	if err != nil {
 		return nil, err
