@@ -56,16 +56,16 @@ func checkBerkeleyDB(path string) error {
 	}
 	pageSize := int64(order.Uint32(head[20:]))
 	if pageSize < 512 || pageSize > 65536 || pageSize&(pageSize-1) != 0 {
-		return fmt.Errorf("Berkeley DB page size %d", pageSize)
+		return fmt.Errorf("page size %d is not a Berkeley DB one", pageSize)
 	}
 	pages := int64(order.Uint32(head[32:])) + 1
 	if pages*pageSize > info.Size() {
-		return fmt.Errorf("Berkeley DB of %d pages of %d bytes in a file of %d bytes", pages, pageSize, info.Size())
+		return fmt.Errorf("%d pages of %d bytes do not fit in a file of %d bytes", pages, pageSize, info.Size())
 	}
 	c := bdbChecker{r: f, order: order, pageSize: pageSize, pages: pages, page: make([]byte, pageSize), chain: make([]byte, pageSize)}
 	for p := int64(0); p < pages; p++ {
 		if err := c.checkPage(p); err != nil {
-			return fmt.Errorf("Berkeley DB page %d: %w", p, err)
+			return fmt.Errorf("page %d: %w", p, err)
 		}
 	}
 	return nil
