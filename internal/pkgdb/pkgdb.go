@@ -39,7 +39,8 @@
 // newer Go toolchain (1.26.8) than this module, and pulls about 340
 // modules (containerd, docker, go-git) for catalogers an image's
 // package databases do not need; what it would add over this package is
-// package files and licenses, which the databases here do not carry.
+// per-file records and license detection from copyright files, which
+// the manifest, SBOM and change list do not need.
 package pkgdb
 
 import (
