@@ -26,7 +26,7 @@ apt_packages=(
 	tar gzip pigz attr acl libcap2-bin
 	util-linux openssh-client
 	python3 dash shellcheck rpm xorriso genisoimage
-	nbdkit libnbd-bin fuse2fs lvm2
+	nbdkit libnbd-bin fuse2fs lvm2 db5.3-util sqlite3 dpkg python3-jsonschema
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }

@@ -34,6 +34,9 @@ budget_for() {
 	FuzzXFSWalk) echo 2000x ;;
 	FuzzXFSInode) echo 60000x ;;
 	FuzzXFSDirBlock | FuzzXFSXattrBlock) echo 100000x ;;
+	FuzzParseDpkgStatus) echo 8000x ;;
+	FuzzParseApkInstalled | FuzzCompareVersions) echo 60000x ;;
+	FuzzReadRPMDatabase) echo 4000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"
