@@ -41,7 +41,7 @@ var foreignFormats = []foreignFormat{
 }
 
 // detectFormat tells qcow2 from raw by content and rejects other formats.
-func detectFormat(r io.ReaderAt, size int64) (string, error) {
+func detectFormat(r io.ReaderAt, size int64) (Format, error) {
 	if size == 0 {
 		return "", fmt.Errorf("the file is empty")
 	}
@@ -80,7 +80,7 @@ func hasMagicAt(r io.ReaderAt, size, offset int64, magic string) bool {
 
 // DetectFormat reads just enough of the file at path to tell its format
 // (FormatQcow2 or FormatRaw), without validating the image as Open does.
-func DetectFormat(path string) (string, error) {
+func DetectFormat(path string) (Format, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

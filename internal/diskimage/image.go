@@ -53,10 +53,13 @@ import (
 	"github.com/lima-vm/go-qcow2reader/image"
 )
 
-// Image formats reported by Image.Format.
+// Format is a disk image format, named as qemu-img names it.
+type Format string
+
+// The formats Open reads.
 const (
-	FormatQcow2 = "qcow2"
-	FormatRaw   = "raw"
+	FormatQcow2 Format = "qcow2"
+	FormatRaw   Format = "raw"
 )
 
 // Range is a byte range [Start, Start+Length) of the virtual disk.
@@ -70,7 +73,7 @@ func (r Range) End() int64 { return r.Start + r.Length }
 // Image is an open disk image. ReadAt is safe for concurrent use.
 type Image struct {
 	path   string
-	format string
+	format Format
 	size   int64
 	data   io.ReaderAt // virtual disk contents
 	alloc  layer       // allocation map, top layer first
@@ -172,7 +175,7 @@ func (img *Image) Path() string { return img.path }
 func (img *Image) Chain() []string { return img.chain }
 
 // Format is "qcow2" or "raw".
-func (img *Image) Format() string { return img.format }
+func (img *Image) Format() Format { return img.format }
 
 // Size is the virtual size of the disk in bytes.
 func (img *Image) Size() int64 { return img.size }

@@ -20,7 +20,7 @@ const testDiskSize = 32 * MiB
 // imageCase builds an image in dir and returns its path.
 type imageCase struct {
 	name   string
-	format string
+	format Format
 	build  func(t *testing.T, dir string) string
 }
 

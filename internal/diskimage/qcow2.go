@@ -275,7 +275,7 @@ func (c *chainState) permits(real string) bool {
 // chainFile is one file of the chain and the format it was validated as.
 type chainFile struct {
 	info   os.FileInfo
-	format string
+	format Format
 }
 
 // BackingPathError is a backing file outside the paths Open allows.
@@ -293,7 +293,7 @@ func (e *BackingPathError) Error() string {
 }
 
 // enter records f, at path, as a file of the chain to be read as format.
-func (c *chainState) enter(path string, f *os.File, format string) error {
+func (c *chainState) enter(path string, f *os.File, format Format) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
@@ -314,7 +314,7 @@ func (c *chainState) enter(path string, f *os.File, format string) error {
 // validatedFormat returns the format f was validated as, if it is one of
 // the files of the validated chain, so that the reader reads exactly what
 // was checked, the way it was checked.
-func (c *chainState) validatedFormat(f *os.File) (string, bool) {
+func (c *chainState) validatedFormat(f *os.File) (Format, bool) {
 	st, err := f.Stat()
 	if err != nil {
 		return "", false
@@ -430,13 +430,13 @@ func resolveBacking(imagePath, name string) string {
 
 // backingFormat decides how a backing file is read: as the format the
 // header declares, or, when none is declared, by its content.
-func backingFormat(r io.ReaderAt, size int64, declared string) (string, error) {
-	switch declared {
+func backingFormat(r io.ReaderAt, size int64, declared string) (Format, error) {
+	switch Format(declared) {
 	case FormatRaw:
 		return FormatRaw, nil
 	case FormatQcow2, "":
 		format, err := detectFormat(r, size)
-		if err == nil && declared == FormatQcow2 && format != FormatQcow2 {
+		if err == nil && Format(declared) == FormatQcow2 && format != FormatQcow2 {
 			err = errors.New("declared as qcow2 but has no qcow2 header")
 		}
 		return format, err

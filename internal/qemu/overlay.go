@@ -19,7 +19,7 @@ func VirtualSize(ctx context.Context, path string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
-	out, err := qemuImg(ctx, "info", "--output=json", "-f", format, path)
+	out, err := qemuImg(ctx, "info", "--output=json", "-f", string(format), path)
 	if err != nil {
 		return 0, err
 	}
@@ -57,7 +57,7 @@ func CreateOverlay(ctx context.Context, base, path string, size int64) error {
 	if size != 0 && size < baseSize {
 		return fmt.Errorf("disk size %d bytes is smaller than the image's %d bytes: it can only grow", size, baseSize)
 	}
-	args := []string{"create", "-q", "-f", "qcow2", "-b", base, "-F", format, path}
+	args := []string{"create", "-q", "-f", "qcow2", "-b", base, "-F", string(format), path}
 	if size != 0 {
 		args = append(args, strconv.FormatInt(size, 10))
 	}
