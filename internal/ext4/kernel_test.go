@@ -63,9 +63,9 @@ func TestKernelImage(t *testing.T) {
 	})
 	t.Run("inline file with an ACL", func(t *testing.T) {
 		expectContent(t, openPath(t, fs, "/hundred"), 0, []byte(strings.Repeat("0123456789", 10)))
-		acl := binary.LittleEndian.AppendUint32(nil, xattrACLVersion)
-		for _, e := range [][3]uint32{{aclUserObj, 6, aclUndefinedID}, {aclUser, 6, 5}, {aclGroupObj, 4, aclUndefinedID},
-			{aclMask, 6, aclUndefinedID}, {aclOther, 4, aclUndefinedID}} {
+		const none = 0xFFFFFFFF                         // the id of an entry without one
+		acl := binary.LittleEndian.AppendUint32(nil, 2) // posix_acl_xattr version
+		for _, e := range [][3]uint32{{0x01, 6, none}, {0x02, 6, 5}, {0x04, 4, none}, {0x10, 6, none}, {0x20, 4, none}} {
 			acl = binary.LittleEndian.AppendUint16(acl, uint16(e[0]))
 			acl = binary.LittleEndian.AppendUint16(acl, uint16(e[1]))
 			acl = binary.LittleEndian.AppendUint32(acl, e[2])

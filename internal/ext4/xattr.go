@@ -1,7 +1,6 @@
 package ext4
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
@@ -32,8 +31,8 @@ const (
 // getxattr and are skipped.
 var xattrPrefixes = map[uint8]string{
 	xattrIndexUser:          "user.",
-	xattrIndexACLAccess:     "system.posix_acl_access",
-	xattrIndexACLDefault:    "system.posix_acl_default",
+	xattrIndexACLAccess:     fstree.XattrACLAccess,
+	xattrIndexACLDefault:    fstree.XattrACLDefault,
 	xattrIndexTrusted:       "trusted.",
 	xattrIndexSecurity:      "security.",
 	xattrIndexSystem:        "system.",
@@ -237,53 +236,36 @@ func (fs *FS) inlineDataXattr(in *inode) ([]byte, error) {
 	return nil, fmt.Errorf("inline data flag is set but there is no system.data xattr")
 }
 
-// ext4 stores POSIX ACLs compactly; getxattr returns them in the kernel's
-// posix_acl_xattr format.
-const (
-	ext4ACLVersion  = 1
-	xattrACLVersion = 2
-	aclUserObj      = 0x01
-	aclUser         = 0x02
-	aclGroupObj     = 0x04
-	aclGroup        = 0x08
-	aclMask         = 0x10
-	aclOther        = 0x20
-	aclUndefinedID  = 0xFFFFFFFF
-)
+// ext4ACLVersion heads ext4's compact ACL form.
+const ext4ACLVersion = 1
 
-// aclToXattr converts an ext4 ACL (4-byte entries for the owner, owning
-// group, mask and others; 8-byte entries with an id for named users and
-// groups) to the posix_acl_xattr format (8-byte entries, id 0xFFFFFFFF
-// where there is none). It returns nil for an ACL without entries.
+// aclToXattr converts an ext4 ACL (a version header, then 4-byte entries
+// for the owner, owning group, mask and others and 8-byte entries with an
+// id for named users and groups) to the getxattr format. It returns nil
+// for an ACL without entries.
 func aclToXattr(v []byte) ([]byte, error) {
 	if len(v) < 4 || le32(v) != ext4ACLVersion {
 		return nil, fmt.Errorf("POSIX ACL of %d bytes has no version %d header", len(v), ext4ACLVersion)
 	}
-	if len(v) == 4 {
-		return nil, nil
-	}
-	out := binary.LittleEndian.AppendUint32(make([]byte, 0, 2*len(v)), xattrACLVersion)
+	var entries []fstree.ACLEntry
 	for pos := 4; pos < len(v); {
 		if len(v)-pos < 4 {
 			return nil, fmt.Errorf("POSIX ACL entry at byte %d is truncated", pos)
 		}
-		tag, perm := le16(v[pos:]), le16(v[pos+2:])
-		id := uint32(aclUndefinedID)
-		switch tag {
-		case aclUserObj, aclGroupObj, aclMask, aclOther:
+		e := fstree.ACLEntry{Tag: fstree.ACLTag(le16(v[pos:])), Perm: le16(v[pos+2:]), ID: fstree.ACLUndefinedID}
+		if err := fstree.CheckACLTag(e.Tag, fmt.Sprintf("at byte %d", pos)); err != nil {
+			return nil, err
+		}
+		if hasID, _ := e.Tag.HasID(); !hasID {
 			pos += 4
-		case aclUser, aclGroup:
+		} else {
 			if len(v)-pos < 8 {
 				return nil, fmt.Errorf("POSIX ACL entry at byte %d is truncated", pos)
 			}
-			id = le32(v[pos+4:])
+			e.ID = le32(v[pos+4:])
 			pos += 8
-		default:
-			return nil, fmt.Errorf("POSIX ACL entry at byte %d has unknown tag %#x", pos, tag)
 		}
-		out = binary.LittleEndian.AppendUint16(out, tag)
-		out = binary.LittleEndian.AppendUint16(out, perm)
-		out = binary.LittleEndian.AppendUint32(out, id)
+		entries = append(entries, e)
 	}
-	return out, nil
+	return fstree.EncodeACL(entries), nil
 }

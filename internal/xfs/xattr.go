@@ -1,7 +1,6 @@
 package xfs
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
@@ -241,9 +240,9 @@ func (fs *FS) userVisible(r rawXattr, exts []extent) (x fstree.Xattr, ok bool, e
 	switch {
 	case r.flags&attrRoot != 0 && (string(r.name) == sgiACLFile || string(r.name) == sgiACLDefault):
 		acl = true
-		x.Name = "system.posix_acl_access"
+		x.Name = fstree.XattrACLAccess
 		if string(r.name) == sgiACLDefault {
-			x.Name = "system.posix_acl_default"
+			x.Name = fstree.XattrACLDefault
 		}
 	case r.flags&attrRoot != 0:
 		x.Name = "trusted." + string(r.name)
@@ -297,24 +296,13 @@ func (fs *FS) remoteValue(exts []extent, blk, size uint32) ([]byte, error) {
 	return out, nil
 }
 
-// POSIX ACL tags, and the getxattr format's version and undefined id.
-const (
-	aclUserObj      = 0x01
-	aclUser         = 0x02
-	aclGroupObj     = 0x04
-	aclGroup        = 0x08
-	aclMask         = 0x10
-	aclOther        = 0x20
-	xattrACLVersion = 2
-	aclUndefinedID  = 0xFFFFFFFF
-	xfsACLEntrySize = 12
-)
+// xfsACLEntrySize is an XFS ACL entry: tag and id (32 bits each, big
+// endian), permissions (16 bits) and 2 bytes of padding.
+const xfsACLEntrySize = 12
 
-// aclToXattr converts an XFS ACL (a big-endian count, then entries of tag,
-// id and permissions, 12 bytes each) to the posix_acl_xattr format that
-// getxattr returns (little-endian version 2, then tag, permissions and id,
-// 8 bytes each; id 0xFFFFFFFF for entries without one). It returns nil
-// for an ACL without entries.
+// aclToXattr converts an XFS ACL (a big-endian entry count, then its
+// entries) to the getxattr format. It returns nil for an ACL without
+// entries.
 func aclToXattr(v []byte) ([]byte, error) {
 	if len(v) < 4 {
 		return nil, fmt.Errorf("POSIX ACL of %d bytes has no entry count", len(v))
@@ -323,23 +311,18 @@ func aclToXattr(v []byte) ([]byte, error) {
 	if count != uint64(len(v)-4)/xfsACLEntrySize || (len(v)-4)%xfsACLEntrySize != 0 {
 		return nil, fmt.Errorf("POSIX ACL of %d bytes does not hold its %d entries", len(v), count)
 	}
-	if count == 0 {
-		return nil, nil
-	}
-	out := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+8*count), xattrACLVersion)
+	entries := make([]fstree.ACLEntry, 0, count)
 	for i := range count {
 		e := v[4+i*xfsACLEntrySize:]
-		tag, id, perm := be32(e), be32(e[4:]), be16(e[8:])
-		switch tag {
-		case aclUserObj, aclGroupObj, aclMask, aclOther:
-			id = aclUndefinedID
-		case aclUser, aclGroup:
-		default:
-			return nil, fmt.Errorf("POSIX ACL entry %d has unknown tag %#x", i, tag)
+		tag32, id, perm := be32(e), be32(e[4:]), be16(e[8:])
+		tag := fstree.ACLTag(tag32)
+		if _, known := tag.HasID(); !known || tag32 > 0xffff {
+			return nil, fmt.Errorf("POSIX ACL entry %d has unknown tag %#x", i, tag32)
 		}
-		out = binary.LittleEndian.AppendUint16(out, uint16(tag))
-		out = binary.LittleEndian.AppendUint16(out, perm)
-		out = binary.LittleEndian.AppendUint32(out, id)
+		if hasID, _ := tag.HasID(); !hasID {
+			id = fstree.ACLUndefinedID
+		}
+		entries = append(entries, fstree.ACLEntry{Tag: tag, Perm: perm, ID: id})
 	}
-	return out, nil
+	return fstree.EncodeACL(entries), nil
 }
