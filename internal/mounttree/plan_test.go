@@ -80,7 +80,7 @@ func TestPlanErrorsListTheVolumes(t *testing.T) {
 	table, roles := rhelTable()
 	_, err := Plan(table, roles, parseFstab(t, "LABEL=nothere /home ext4 defaults 0 2\n"), "", t.Logf)
 	require.Error(t, err)
-	assert.Equal(t, `/etc/fstab line 1 ("LABEL=nothere /home ext4 defaults 0 2"): no partition of the disk has LABEL=nothere; correct the image's /etc/fstab, or add nofail to the entry to leave it out. The disk (gpt) has:
+	assert.Equal(t, `/etc/fstab line 1 ("LABEL=nothere /home ext4 defaults 0 2"): no volume of the disk has LABEL=nothere; correct the image's /etc/fstab, or add nofail to the entry to leave it out. The disk (gpt) has:
   partition 1, 32.0 MiB, EFI system, vfat, UUID AAAA-BBBB
   partition 2, 16.0 MiB, Linux extended boot, ext4, label "boot", UUID 22222222-0000-0000-0000-000000000000
   partition 3, 64.0 MiB, Linux filesystem, ext4, UUID 33333333-0000-0000-0000-000000000000
