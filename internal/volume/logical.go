@@ -107,10 +107,10 @@ func listLogical(r io.ReaderAt, volumes []Volume) (lvs []Volume, warnings []stri
 // that cannot be opened is listed with the reason.
 func logicalVolume(lv *lvm.LogicalVolume, pvs map[string]DiskRange) (Volume, error) {
 	v := Volume{Kind: KindLogical, VGName: lv.VGName, LVName: lv.Name, Size: lv.Size}
-	content, err := lv.Open()
-	if err != nil {
-		v.OpenError = err
-		return v, nil
+	content, openErr := lv.Open()
+	if openErr != nil {
+		v.OpenError = openErr
+		return v, nil //nolint:nilerr // listed, with why it cannot be read
 	}
 	l := &logical{lv: lv, pvs: pvs}
 	for _, e := range content.Extents() {
