@@ -181,7 +181,7 @@ func TestExportFstabErrors(t *testing.T) {
 	t.Run("missing /boot", func(t *testing.T) {
 		_, output, err := exportTGZ(t, rhelGPTDisk(t, fstabWith(missing)), Options{})
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), `/etc/fstab line 3 ("`+missing+` /boot ext4 defaults 1 2"): no partition of the disk has `+missing)
+		assert.Contains(t, err.Error(), `/etc/fstab line 3 ("`+missing+` /boot ext4 defaults 1 2"): no volume of the disk has `+missing)
 		assert.Contains(t, err.Error(), `set boot_partition to the /boot partition's number, name or label (or "none" to leave /boot out)`)
 		assert.Contains(t, err.Error(), "partition 2, 15.0 MiB, Linux filesystem, ext4, name \"bootpart\", label \"boot\", UUID "+bootUUID+", PARTUUID "+bootPartGUID)
 		assert.NoFileExists(t, output)
@@ -223,7 +223,7 @@ func TestExportFstabErrors(t *testing.T) {
 	t.Run("missing /var", func(t *testing.T) {
 		_, _, err := exportTGZ(t, rhelGPTDisk(t, fstabWith("LABEL=boot", "/dev/mapper/rl-var /var xfs defaults 0 0")), Options{})
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), `/etc/fstab line 9 ("/dev/mapper/rl-var /var xfs defaults 0 0"): no partition of the disk is /dev/mapper/rl-var`)
+		assert.Contains(t, err.Error(), `/etc/fstab line 9 ("/dev/mapper/rl-var /var xfs defaults 0 0"): no volume of the disk has /dev/mapper/rl-var`)
 		assert.Contains(t, err.Error(), "correct the image's /etc/fstab, or add nofail to the entry to leave it out")
 	})
 	t.Run("no mount point", func(t *testing.T) {

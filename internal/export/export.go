@@ -261,7 +261,8 @@ func readFstab(root pathFS, log func(string, ...any)) ([]fstab.Entry, error) {
 }
 
 // readEstimate is what a tgz export will read: the image's allocated bytes
-// inside the partitions it packs.
+// inside the volumes it packs (a partition's range, a logical volume's
+// extents).
 func readEstimate(img *diskimage.Image, root volume.Volume, plan []Mount) int64 {
 	parts := []volume.Volume{root}
 	for _, m := range plan {
@@ -273,8 +274,10 @@ func readEstimate(img *diskimage.Image, root volume.Volume, plan []Mount) int64 
 	}
 	var total int64
 	for _, p := range parts {
-		for _, r := range allocated {
-			total += overlap(r.Start, r.End(), p.Start, p.Start+p.Size)
+		for _, d := range p.DiskRanges() {
+			for _, r := range allocated {
+				total += overlap(r.Start, r.End(), d.Start, d.Start+d.Length)
+			}
 		}
 	}
 	return total

@@ -172,13 +172,35 @@ type Volume struct {
 type mappedExtents struct {
 	lvOffset, length int64
 	r                io.ReaderAt
+	device           string
 	devOffset        int64
+}
+
+// Extent is a run of a volume's bytes on one device.
+type Extent struct {
+	Offset, Length int64 // in the LV
+	Device         string
+	DeviceOffset   int64
+}
+
+// Extents are where the volume's bytes lie, in LV order.
+func (v *Volume) Extents() []Extent {
+	out := make([]Extent, 0, len(v.extents))
+	for _, e := range v.extents {
+		out = append(out, Extent{Offset: e.lvOffset, Length: e.length, Device: e.device, DeviceOffset: e.devOffset})
+	}
+	return out
 }
 
 // Open maps the LV's segments onto its PVs. A segment type other than
 // linear, a PV that was not among the scanned devices, or extents beyond a
 // PV's device are errors naming the LV.
-func (lv *LogicalVolume) Open() (*Volume, error) {
+func (lv *LogicalVolume) Open() (*Volume, error) { return lv.OpenOn(nil) }
+
+// OpenOn is Open reading each PV through readers[the device's Name] where
+// one is given, in place of the scanned device's own reader: the same bytes
+// seen another way (through a read counter, say).
+func (lv *LogicalVolume) OpenOn(readers map[string]io.ReaderAt) (*Volume, error) {
 	name := lv.VGName + "/" + lv.Name
 	if lv.unsupported != "" {
 		return nil, fmt.Errorf("logical volume %s is of type %s: only linear LVs are read", name, lv.unsupported)
@@ -199,10 +221,15 @@ func (lv *LogicalVolume) Open() (*Volume, error) {
 			return nil, fmt.Errorf("logical volume %s: extents %d to %d of PV %s lie beyond the end of %s (%d bytes): the image is truncated or damaged",
 				name, s.PVExtent, s.PVExtent+s.ExtentCount-1, rec.uuid, dev.Name, dev.Size)
 		}
+		r := dev.R
+		if alt, ok := readers[dev.Name]; ok {
+			r = alt
+		}
 		v.extents = append(v.extents, mappedExtents{
 			lvOffset:  s.StartExtent * vg.ExtentSize,
 			length:    s.ExtentCount * vg.ExtentSize,
-			r:         dev.R,
+			r:         r,
+			device:    dev.Name,
 			devOffset: rec.peStart + s.PVExtent*vg.ExtentSize,
 		})
 	}

@@ -55,13 +55,17 @@ func mountOptions(e *fstab.Entry) fstree.MountOptions {
 // Open opens the filesystem on v through the filesystem registry, with
 // the mount options opts.
 func Open(disk io.ReaderAt, v volume.Volume, opts fstree.MountOptions) (fstree.FS, error) {
-	fs, err := filesystem.Open(v.Filesystem, v.Section(disk), v.Size, opts)
+	r, size, err := v.Open(disk)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := filesystem.Open(v.Filesystem, r, size, opts)
 	if errors.Is(err, filesystem.ErrNoReader) {
 		return nil, fmt.Errorf("%s holds %s, which a tgz export cannot read; export the whole disk with filetype = \"ddgz\"",
 			v.Describe(), orUnknown(v.Filesystem))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("partition %d: %w", v.Number, err)
+		return nil, fmt.Errorf("%s: %w", v.Title(), err)
 	}
 	return fs, nil
 }

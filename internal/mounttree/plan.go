@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstab"
+	"github.com/c34478be/packer-plugin-maas/internal/lvm"
 	"github.com/c34478be/packer-plugin-maas/internal/volume"
 )
 
@@ -53,7 +54,7 @@ func Plan(table *volume.Table, roles volume.Roles, entries []fstab.Entry, bootPa
 			return nil, mountError(table, e, err)
 		}
 		switch {
-		case p.Number == roles.Root.Number && p.Start == roles.Root.Start:
+		case p.Same(roles.Root):
 			log("%s: left out (the root filesystem itself)", e)
 			continue
 		case p.IsESP():
@@ -105,7 +106,7 @@ func bootMount(table *volume.Table, roles volume.Roles, bootPartition string, bo
 		if err != nil {
 			return nil, fmt.Errorf("boot_partition: %w", err)
 		}
-		if p.Number == roles.Root.Number {
+		if p.Same(roles.Root) {
 			return nil, fmt.Errorf("boot_partition %q is the root partition; set it to the /boot partition, or to %q when /boot is part of the root", bootPartition, BootNone)
 		}
 		return &Mount{Point: "/boot", Volume: p}, nil
@@ -115,7 +116,7 @@ func bootMount(table *volume.Table, roles volume.Roles, bootPartition string, bo
 	return nil, nil
 }
 
-var errNotFound = errors.New("no partition of the disk")
+var errNotFound = errors.New("no volume of the disk")
 
 // mountError names the fstab line, what the disk has, and the ways out.
 func mountError(table *volume.Table, e *fstab.Entry, err error) error {
@@ -141,10 +142,11 @@ func mountError(table *volume.Table, e *fstab.Entry, err error) error {
 // hda, nvme0n1, mmcblk0) with a partition number.
 var diskDevice = regexp.MustCompile(`^/dev/(?:(?:sd|vd|xvd|hd)a|(?:nvme0n1|mmcblk0)p)([0-9]+)$`)
 
-// findVolume finds the partition an fstab entry names. /dev/sdaN-style names
+// findVolume finds the volume an fstab entry names. /dev/sdaN-style names
 // are taken to mean partition N of the exported disk, since the image is
-// the machine's first disk; other device paths (/dev/mapper, /dev/md,
-// /dev/sdbN, by-id) cannot be told from the image.
+// the machine's first disk; /dev/mapper/VG-LV and /dev/VG/LV name a
+// logical volume; other device paths (/dev/md, /dev/sdbN, by-id) cannot be
+// told from the image.
 func findVolume(table *volume.Table, e *fstab.Entry) (volume.Volume, error) {
 	src := e.Source()
 	var match func(volume.Volume) bool
@@ -158,12 +160,10 @@ func findVolume(table *volume.Table, e *fstab.Entry) (volume.Volume, error) {
 	case fstab.ByPartLabel:
 		match = func(p volume.Volume) bool { return table.Scheme == volume.SchemeGPT && p.Name == src.Value }
 	case fstab.ByDevice:
-		m := diskDevice.FindStringSubmatch(src.Value)
-		if m == nil {
-			return volume.Volume{}, fmt.Errorf("%w is %s: only UUID=, LABEL=, PARTUUID=, PARTLABEL=, /dev/disk/by-* and the first disk's partitions (/dev/vda2) can be found in an image", errNotFound, src.Value)
+		match = deviceMatch(src.Value)
+		if match == nil {
+			return volume.Volume{}, fmt.Errorf("%w is %s: only UUID=, LABEL=, PARTUUID=, PARTLABEL=, /dev/disk/by-*, the first disk's partitions (/dev/vda2) and LVM volumes (/dev/mapper/VG-LV, /dev/VG/LV) can be found in an image", errNotFound, src.Value)
 		}
-		n, _ := strconv.Atoi(m[1])
-		match = func(p volume.Volume) bool { return p.Number == n }
 	}
 	found := filterParts(table.Volumes, match)
 	switch len(found) {
@@ -173,6 +173,19 @@ func findVolume(table *volume.Table, e *fstab.Entry) (volume.Volume, error) {
 		return found[0], nil
 	}
 	return volume.Volume{}, fmt.Errorf("%d partitions have %s", len(found), e.Spec)
+}
+
+// deviceMatch matches the volume a device path names; nil when the path
+// cannot be told from the image.
+func deviceMatch(dev string) func(volume.Volume) bool {
+	if m := diskDevice.FindStringSubmatch(dev); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return func(p volume.Volume) bool { return p.Kind == volume.KindPartition && p.Number == n }
+	}
+	if vg, lv, ok := lvm.SplitName(dev); ok && strings.HasPrefix(dev, "/dev/") {
+		return func(p volume.Volume) bool { return p.Kind == volume.KindLogical && p.VGName == vg && p.LVName == lv }
+	}
+	return nil
 }
 
 func filterParts(ps []volume.Volume, keep func(volume.Volume) bool) []volume.Volume {

@@ -80,7 +80,7 @@ func TestPlanErrorsListTheVolumes(t *testing.T) {
 	table, roles := rhelTable()
 	_, err := Plan(table, roles, parseFstab(t, "LABEL=nothere /home ext4 defaults 0 2\n"), "", t.Logf)
 	require.Error(t, err)
-	assert.Equal(t, `/etc/fstab line 1 ("LABEL=nothere /home ext4 defaults 0 2"): no partition of the disk has LABEL=nothere; correct the image's /etc/fstab, or add nofail to the entry to leave it out. The disk (gpt) has:
+	assert.Equal(t, `/etc/fstab line 1 ("LABEL=nothere /home ext4 defaults 0 2"): no volume of the disk has LABEL=nothere; correct the image's /etc/fstab, or add nofail to the entry to leave it out. The disk (gpt) has:
   partition 1, 32.0 MiB, EFI system, vfat, UUID AAAA-BBBB
   partition 2, 16.0 MiB, Linux extended boot, ext4, label "boot", UUID 22222222-0000-0000-0000-000000000000
   partition 3, 64.0 MiB, Linux filesystem, ext4, UUID 33333333-0000-0000-0000-000000000000
@@ -99,4 +99,51 @@ func TestOpenNamesAVolumeNoReaderReads(t *testing.T) {
 	table, _ := rhelTable()
 	_, err := Open(nil, table.Volumes[3], nil)
 	assert.EqualError(t, err, `partition 4, 16.0 MiB, Linux filesystem, xfs, name "varpart", label "var" holds xfs, which a tgz export cannot read; export the whole disk with filetype = "ddgz"`)
+}
+
+// lvmTable is an anaconda layout as volume.List reads it: a /boot
+// partition, a PV partition, and the group rl's logical volumes (a dash in
+// the group's name, as /dev/mapper doubles it).
+func lvmTable() (*volume.Table, volume.Roles) {
+	t := &volume.Table{Scheme: volume.SchemeGPT, SectorSize: 512, Volumes: []volume.Volume{
+		{Number: 1, Start: 1 << 20, Size: 16 << 20, TypeGUID: linuxFS, Filesystem: filesystem.Ext4, FSUUID: "11111111-0000-0000-0000-000000000000"},
+		{Number: 2, Start: 17 << 20, Size: 64 << 20, Filesystem: filesystem.LVM},
+		{Kind: volume.KindLogical, VGName: "rl-vg", LVName: "root", Size: 32 << 20, Filesystem: filesystem.Ext4},
+		{Kind: volume.KindLogical, VGName: "rl-vg", LVName: "home", Size: 16 << 20, Filesystem: filesystem.Ext4, FSLabel: "home"},
+		{Kind: volume.KindLogical, VGName: "rl-vg", LVName: "data", Size: 8 << 20, Filesystem: filesystem.Ext4, FSUUID: "55555555-0000-0000-0000-000000000000"},
+		{Kind: volume.KindLogical, VGName: "rl-vg", LVName: "swap", Size: 8 << 20, Filesystem: filesystem.Swap},
+	}}
+	return t, volume.Roles{Root: t.Volumes[2]}
+}
+
+func TestPlanFindsLogicalVolumesByName(t *testing.T) {
+	table, roles := lvmTable()
+	entries := parseFstab(t, `/dev/mapper/rl--vg-root / ext4 defaults 1 1
+UUID=11111111-0000-0000-0000-000000000000 /boot ext4 defaults 1 2
+/dev/mapper/rl--vg-home /home ext4 defaults 1 2
+/dev/rl-vg/home /srv/home ext4 defaults 1 2
+UUID=55555555-0000-0000-0000-000000000000 /data ext4 defaults 1 2
+/dev/mapper/rl--vg-root /again ext4 defaults 1 2
+/dev/mapper/rl--vg-swap none swap defaults 0 0
+`)
+	plan, err := Plan(table, roles, entries, "", t.Logf)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, m := range plan {
+		got[m.Point] = m.Volume.Title()
+	}
+	assert.Equal(t, map[string]string{
+		"/boot":     "partition 1",
+		"/home":     "logical volume rl-vg/home",
+		"/srv/home": "logical volume rl-vg/home",
+		"/data":     "logical volume rl-vg/data",
+	}, got, "the root LV itself (/again) is left out, as the root partition is")
+}
+
+func TestPlanMissingLogicalVolume(t *testing.T) {
+	table, roles := lvmTable()
+	_, err := Plan(table, roles, parseFstab(t, "/dev/mapper/rl--vg-var /var ext4 defaults 0 2\n"), "", t.Logf)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `no volume of the disk has /dev/mapper/rl--vg-var`)
+	assert.Contains(t, err.Error(), "\n  logical volume rl-vg/home, 16.0 MiB, ext4, label \"home\"")
 }

@@ -1,8 +1,9 @@
 // Package volume is the export's volume layer: it lists the volumes of a
 // disk (the partitions of its GPT or MBR, or the disk itself when a
-// filesystem spans it; LVM logical volumes next), names what each holds
-// through the filesystem registry, and finds the ones an export reads: the
-// root and a separate /boot.
+// filesystem spans it, and the linear logical volumes of the LVM2 physical
+// volumes among them), names what each holds through the filesystem
+// registry, and finds the ones an export reads: the root and a separate
+// /boot.
 //
 // The disk is untrusted: tables are checked against the disk's size, and
 // the number of partitions and of MBR logical partitions is bounded.
@@ -42,15 +43,19 @@ type Kind int
 const (
 	KindPartition Kind = iota
 	KindWholeDisk      // a filesystem on the disk itself (Scheme "none")
+	KindLogical        // an LVM2 logical volume on the disk's physical volumes
 )
 
-// Volume is a range of the disk that may hold a filesystem: a partition,
-// or the whole disk when it has no partition table; with the filesystem
-// its superblock names.
+// Volume is what may hold a filesystem: a partition, the whole disk when
+// it has no partition table, or a logical volume on the disk's LVM2
+// physical volumes; with the filesystem its superblock names.
 type Volume struct {
 	Kind Kind
-	// Number is the Linux partition number (sdaN); 0 for the whole disk.
-	Number      int
+	// Number is the Linux partition number (sdaN); 0 for the whole disk
+	// and for a logical volume.
+	Number int
+	// Start is the offset on the disk (0 for a logical volume, whose
+	// bytes lie where DiskRanges says); Size is the volume's size.
 	Start, Size int64  // bytes
 	Name        string // GPT partition name
 	TypeGUID    string // GPT type, lowercase
@@ -69,17 +74,20 @@ type Volume struct {
 	// NeedsRecovery: the filesystem's journal holds changes not yet
 	// written, as a filesystem not cleanly unmounted does.
 	NeedsRecovery bool
-}
+	// VGName and LVName name a logical volume (rl, root).
+	VGName, LVName string
+	// OpenError is why a logical volume cannot be read (a type other than
+	// linear); what it holds is then unknown.
+	OpenError error
 
-// Section reads the volume's bytes from the disk r.
-func (v Volume) Section(r io.ReaderAt) *io.SectionReader {
-	return io.NewSectionReader(r, v.Start, v.Size)
+	logical *logical
 }
 
 // List reads the volumes of a disk of the given size: the partitions of
 // its GPT (512- or 4096-byte sectors, falling back to the backup header
 // when the primary is damaged) or MBR (with logical partitions), or the
-// disk itself when a filesystem spans it; and names the filesystem each
+// disk itself when a filesystem spans it; then the linear logical volumes
+// of the LVM2 physical volumes among them; and names the filesystem each
 // holds.
 func List(r io.ReaderAt, size int64) (*Table, error) {
 	if size < 1024 {
@@ -91,12 +99,18 @@ func List(r io.ReaderAt, size int64) (*Table, error) {
 	}
 	for i := range t.Volumes {
 		v := &t.Volumes[i]
-		id, err := filesystem.Identify(v.Section(r))
+		id, err := filesystem.Identify(io.NewSectionReader(r, v.Start, v.Size))
 		if err != nil {
 			return nil, fmt.Errorf("partition %d: %w", v.Number, err)
 		}
 		v.Filesystem, v.FSLabel, v.FSUUID, v.NeedsRecovery = id.Type, id.Label, id.UUID, id.NeedsRecovery
 	}
+	lvs, warnings, err := listLogical(r, t.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	t.Volumes = append(t.Volumes, lvs...)
+	t.Warnings = append(t.Warnings, warnings...)
 	return t, nil
 }
 

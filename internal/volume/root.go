@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/c34478be/packer-plugin-maas/internal/filesystem"
+	"github.com/c34478be/packer-plugin-maas/internal/lvm"
 )
 
 // Partition types that decide roles.
@@ -146,6 +147,12 @@ func rootCandidates(t *Table) []Volume {
 }
 
 func pickWanted(t *Table, candidates []Volume, want string) (Volume, error) {
+	if vg, lv, ok := lvm.SplitName(want); ok {
+		if v, found := findLogical(t, vg, lv); found {
+			return v, nil
+		}
+		return Volume{}, listingError(t, fmt.Sprintf("root_partition %q: no logical volume %s in volume group %s", want, lv, vg))
+	}
 	if n, err := strconv.Atoi(want); err == nil {
 		for _, p := range t.Volumes {
 			if p.Number == n {
@@ -168,11 +175,26 @@ func pickWanted(t *Table, candidates []Volume, want string) (Volume, error) {
 	}
 }
 
-// Find picks a partition by number ("2"), GPT partition name or
+// findLogical is the logical volume vg/lv of the table.
+func findLogical(t *Table, vg, lv string) (Volume, bool) {
+	for _, v := range t.Volumes {
+		if v.Kind == KindLogical && v.VGName == vg && v.LVName == lv {
+			return v, true
+		}
+	}
+	return Volume{}, false
+}
+
+// Find picks a volume by partition number ("2"), logical volume name
+// (VG/LV, /dev/VG/LV, /dev/mapper/VG-LV), GPT partition name or
 // filesystem label, for settings such as boot_partition; never the ESP.
 func Find(t *Table, want string) (Volume, error) {
 	var found []Volume
-	if n, err := strconv.Atoi(want); err == nil {
+	if vg, lv, ok := lvm.SplitName(want); ok {
+		if v, ok := findLogical(t, vg, lv); ok {
+			found = []Volume{v}
+		}
+	} else if n, err := strconv.Atoi(want); err == nil {
 		found = filter(t.Volumes, func(p Volume) bool { return p.Number == n })
 	} else {
 		found = filter(t.Volumes, func(p Volume) bool { return p.Name == want || p.FSLabel == want })
@@ -197,7 +219,7 @@ func Find(t *Table, want string) (Volume, error) {
 }
 
 func pickBoot(t *Table, root Volume) (*Volume, error) {
-	found := filter(t.Volumes, func(p Volume) bool { return isBoot(p) && p.Number != root.Number })
+	found := filter(t.Volumes, func(p Volume) bool { return isBoot(p) && !p.Same(root) })
 	switch len(found) {
 	case 0:
 		return nil, nil
@@ -281,16 +303,17 @@ func unreadableNote(p Volume) string {
 	return ""
 }
 
-// Describe is a one-line summary: number, size, type, filesystem, name and
-// label.
+// Describe is a one-line summary: number (or VG/LV name), size, type,
+// filesystem, name and label.
 func (p Volume) Describe() string {
 	var b strings.Builder
-	if p.Kind == KindWholeDisk {
-		b.WriteString("whole disk")
-	} else {
-		fmt.Fprintf(&b, "partition %d", p.Number)
+	b.WriteString(p.Title() + ", " + humanSize(p.Size))
+	if p.Kind != KindLogical {
+		b.WriteString(", " + p.typeName())
 	}
-	fmt.Fprintf(&b, ", %s, %s", humanSize(p.Size), p.typeName())
+	if p.OpenError != nil {
+		return b.String() + ", unreadable: " + p.OpenError.Error()
+	}
 	fs := p.Filesystem
 	if fs == "" {
 		fs = "no known filesystem"
@@ -306,6 +329,18 @@ func (p Volume) Describe() string {
 		fmt.Fprintf(&b, ", label %q", p.FSLabel)
 	}
 	return b.String()
+}
+
+// Title names the volume: "partition 2", "whole disk", "logical volume
+// rl/root".
+func (p Volume) Title() string {
+	switch p.Kind {
+	case KindWholeDisk:
+		return "whole disk"
+	case KindLogical:
+		return "logical volume " + p.VGName + "/" + p.LVName
+	}
+	return fmt.Sprintf("partition %d", p.Number)
 }
 
 func (p Volume) typeName() string {
