@@ -33,7 +33,11 @@ func testImageRoot(t testing.TB) fstree.FS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys, err := ext4.Open(roles.Root.Section(img), roles.Root.Size)
+	r, size, err := roles.Root.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := ext4.Open(r, size)
 	if err != nil {
 		t.Fatal(err)
 	}
