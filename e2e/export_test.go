@@ -218,14 +218,15 @@ func TestExportThenUploadThroughStockPacker(t *testing.T) {
 	assert.Equal(t, st.Size(), got.Received)
 }
 
-// xfsDisk makes a GPT disk whose only partition holds xfs.
-func xfsDisk(t *testing.T) string {
+// btrfsDisk makes a GPT disk whose only partition holds btrfs, which the
+// export does not read.
+func btrfsDisk(t *testing.T) string {
 	dir := t.TempDir()
-	disk, fsImg := filepath.Join(dir, "xfs.raw"), filepath.Join(dir, "xfs.fs")
+	disk, fsImg := filepath.Join(dir, "btrfs.raw"), filepath.Join(dir, "btrfs.fs")
 	sh(t, "truncate", "-s", "320M", disk)
 	sh(t, "sgdisk", "-o", "-n1:1M:0", "-t1:8304", "-c1:root", disk)
 	sh(t, "truncate", "-s", "310M", fsImg)
-	sh(t, "mkfs.xfs", "-q", fsImg)
+	sh(t, "mkfs.btrfs", "-q", fsImg)
 	sh(t, "dd", "if="+fsImg, "of="+disk, "bs=1M", "seek=1", "conv=notrunc,sparse", "status=none")
 	return disk
 }
@@ -240,7 +241,7 @@ func TestExportBadInputsThroughStockPacker(t *testing.T) {
 		want        []string
 	}{
 		{"not a disk image", notADisk, []string{"maas-export", "no partition table"}},
-		{"xfs root", xfsDisk(t), []string{"maas-export", "xfs", `filetype = "ddgz"`}},
+		{"btrfs root", btrfsDisk(t), []string{"maas-export", "btrfs", `filetype = "ddgz"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newExportEnv(t, "testdata/export.pkr.hcl")

@@ -3,7 +3,6 @@ package export
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,25 +38,19 @@ func TestExportDDGZReadsTheArchitecture(t *testing.T) {
 }
 
 // TestExportRequiresArchitectureWhenTheImageCannotTell: no readable root
-// (here xfs) means no architecture; without the setting the export fails
+// (here btrfs) means no architecture; without the setting the export fails
 // before it writes anything, naming the setting.
 func TestExportRequiresArchitectureWhenTheImageCannotTell(t *testing.T) {
-	xfsRoot := gptDisk(t, partSpec{num: 1, sizeMiB: 310, typ: "8300", name: "root",
-		mkfs: func(t *testing.T, disk string, offset, size int64) {
-			fs := filepath.Join(t.TempDir(), "xfs.img")
-			run(t, "truncate", "-s", fmt.Sprint(size), fs)
-			run(t, "mkfs.xfs", "-q", fs)
-			run(t, "dd", "if="+fs, "of="+disk, "bs=1M", fmt.Sprintf("seek=%d", offset/mib), "conv=notrunc,sparse", "status=none")
-		}})
+	btrfsRoot := gptDisk(t, partSpec{num: 1, sizeMiB: 310, typ: "8300", name: "root", mkfs: btrfsFS})
 	dir := t.TempDir()
-	_, err := Run(context.Background(), Options{Input: xfsRoot, Output: filepath.Join(dir, "disk.dd.gz"), Filetype: FiletypeDDGZ})
+	_, err := Run(context.Background(), Options{Input: btrfsRoot, Output: filepath.Join(dir, "disk.dd.gz"), Filetype: FiletypeDDGZ})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `holds xfs): set architecture to what it is, like "amd64/generic" or "arm64/generic"`)
+	assert.Contains(t, err.Error(), `holds btrfs): set architecture to what it is, like "amd64/generic" or "arm64/generic"`)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "nothing is written")
 
-	res, err := Run(context.Background(), Options{Input: xfsRoot, Output: filepath.Join(dir, "disk.dd.gz"), Filetype: FiletypeDDGZ, Architecture: "arm64/generic"})
+	res, err := Run(context.Background(), Options{Input: btrfsRoot, Output: filepath.Join(dir, "disk.dd.gz"), Filetype: FiletypeDDGZ, Architecture: "arm64/generic"})
 	require.NoError(t, err)
 	assert.Empty(t, res.Architecture, "the setting stands; the result says only what was read")
 }

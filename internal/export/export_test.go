@@ -100,6 +100,15 @@ func gptDisk(t *testing.T, parts ...partSpec) string {
 	return disk
 }
 
+// btrfsFS formats a partition with btrfs, which no reader reads:
+// mkfs.btrfs has no offset option, so it is made in a file and copied in.
+func btrfsFS(t *testing.T, disk string, offset, size int64) {
+	fs := filepath.Join(t.TempDir(), "btrfs.img")
+	run(t, "truncate", "-s", fmt.Sprint(size), fs)
+	run(t, "mkfs.btrfs", "-q", fs)
+	run(t, "dd", "if="+fs, "of="+disk, "bs=1M", fmt.Sprintf("seek=%d", offset/mib), "conv=notrunc,sparse", "status=none")
+}
+
 func toQcow2(t testing.TB, raw string, extra ...string) string {
 	out := raw + ".qcow2"
 	run(t, "qemu-img", append(append([]string{"convert", "-O", "qcow2"}, extra...), raw, out)...)
@@ -207,21 +216,14 @@ func TestExportErrorsLeaveNoOutput(t *testing.T) {
 		partSpec{num: 1, sizeMiB: 16, typ: "8300", name: "a", mkfs: ext4From(tree, "a")},
 		partSpec{num: 2, sizeMiB: 16, typ: "8300", name: "b", mkfs: ext4From(tree, "b")},
 	)
-	xfsRoot := gptDisk(t, partSpec{num: 1, sizeMiB: 310, typ: "8304", name: "root",
-		mkfs: func(t *testing.T, disk string, offset, size int64) {
-			// mkfs.xfs has no offset option: make it in a file and copy it in.
-			fs := filepath.Join(t.TempDir(), "xfs.img")
-			run(t, "truncate", "-s", fmt.Sprint(size), fs)
-			run(t, "mkfs.xfs", "-q", fs)
-			run(t, "dd", "if="+fs, "of="+disk, "bs=1M", fmt.Sprintf("seek=%d", offset/mib), "conv=notrunc", "status=none")
-		}})
+	btrfsRoot := gptDisk(t, partSpec{num: 1, sizeMiB: 310, typ: "8304", name: "root", mkfs: btrfsFS})
 
 	for _, tc := range []struct {
 		name, input, want string
 	}{
 		{"not a disk image", notADisk, "partition"},
 		{"two candidate roots", twoRoots, "root_partition"},
-		{"xfs root", xfsRoot, `filetype = "ddgz"`},
+		{"btrfs root", btrfsRoot, `filetype = "ddgz"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

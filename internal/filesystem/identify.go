@@ -7,6 +7,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
 	"github.com/c34478be/packer-plugin-maas/internal/fat"
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/xfs"
 )
 
 // Filesystem types, as blkid reports them.
@@ -15,7 +16,7 @@ const (
 	Ext3   = ext4.TypeExt3
 	Ext4   = ext4.TypeExt4
 	JBD    = ext4.TypeJBD // an ext3/4 external journal
-	XFS    = "xfs"
+	XFS    = xfs.TypeXFS
 	Btrfs  = "btrfs"
 	VFAT   = fat.TypeVFAT
 	Swap   = "swap"
@@ -35,7 +36,7 @@ const btrfsSuperOffset = 64 << 10
 // filesystem's data may hold it by chance, after the strict readers. A
 // reader that lands for one replaces its line here by its entry in readers.
 var (
-	recognisedFirst = []fstree.Sniffer{sniffLUKS, sniffLVM, sniffXFS, sniffSquashfs}
+	recognisedFirst = []fstree.Sniffer{sniffLUKS, sniffLVM, sniffSquashfs}
 	recognisedDeep  = []fstree.Sniffer{sniffBtrfs, sniffSwap}
 )
 
@@ -57,13 +58,6 @@ func sniffLVM(b []byte) (fstree.Identity, bool) {
 		}
 	}
 	return fstree.Identity{}, false
-}
-
-func sniffXFS(b []byte) (fstree.Identity, bool) {
-	if !fstree.HasMagic(b, 0, "XFSB") {
-		return fstree.Identity{}, false
-	}
-	return fstree.Identity{Type: XFS, Label: fstree.LabelAt(b, 108, 12), UUID: fstree.UUIDAt(b, 32)}, true
 }
 
 func sniffSquashfs(b []byte) (fstree.Identity, bool) {

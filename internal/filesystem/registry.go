@@ -18,11 +18,14 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/ext4"
 	"github.com/c34478be/packer-plugin-maas/internal/fat"
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/xfs"
 )
 
 // readers are the filesystems the export reads, sniffed in this order
-// (see Identify for where they come among the formats only recognised).
+// (see Identify for where they come among the formats only recognised):
+// XFS's magic in the first sector before ext's at 1 KiB.
 var readers = []fstree.Reader{
+	xfs.Reader,
 	ext4.Reader,
 	fat.Reader,
 }
@@ -33,8 +36,8 @@ var ErrNoReader = errors.New("no reader for this filesystem")
 // Identify names the filesystem at the start of r by its superblock; a
 // zero Identity when it is none the export knows. Formats are tried
 // strongest test first: the recognised-only ones with a magic in the first
-// sectors (LUKS, LVM, XFS, squashfs), the readers with a strong magic
-// (ext2/3/4), the recognised-only ones with a magic deep in the volume
+// sectors (LUKS, LVM, squashfs), the readers with a strong magic (XFS,
+// ext2/3/4), the recognised-only ones with a magic deep in the volume
 // (btrfs, swap), and last the readers with a loose test (FAT).
 func Identify(r io.ReaderAt) (fstree.Identity, error) {
 	buf := make([]byte, fstree.SniffSize)
@@ -89,7 +92,7 @@ func HoldsRoot(fsType string) bool {
 }
 
 // RootNames lists the filesystems a root may be read from, for messages:
-// "ext2/3/4".
+// "XFS and ext2/3/4".
 func RootNames() string {
 	var names []string
 	for _, rd := range readers {
@@ -97,7 +100,10 @@ func RootNames() string {
 			names = append(names, rd.Name)
 		}
 	}
-	return strings.Join(names, ", ")
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // Open opens the filesystem of type fsType held in the first size bytes of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -30,19 +31,43 @@ func TestEveryReaderIsComplete(t *testing.T) {
 }
 
 func TestWhatTheRegistryReads(t *testing.T) {
-	for _, typ := range []string{Ext2, Ext3, Ext4} {
+	for _, typ := range []string{Ext2, Ext3, Ext4, XFS} {
 		assert.True(t, HoldsRoot(typ), typ)
 	}
 	assert.True(t, Readable(VFAT))
 	assert.False(t, HoldsRoot(VFAT), "a FAT filesystem is never a Linux root")
-	for _, typ := range []string{XFS, Btrfs, LVM, LUKS, Swap, Squash, JBD, ""} {
+	for _, typ := range []string{Btrfs, LVM, LUKS, Swap, Squash, JBD, ""} {
 		assert.False(t, Readable(typ), typ)
 	}
-	assert.Equal(t, "ext2/3/4", RootNames())
+	assert.Equal(t, "XFS and ext2/3/4", RootNames())
 
-	_, err := Open(XFS, nil, 0, nil)
+	_, err := Open(Btrfs, nil, 0, nil)
 	assert.ErrorIs(t, err, ErrNoReader)
-	assert.ErrorContains(t, err, "xfs")
+	assert.ErrorContains(t, err, "btrfs")
+}
+
+// TestIdentifyAndOpenAnXFS: the registry names a real mkfs.xfs filesystem
+// as blkid does and opens it with xfs.Reader.
+func TestIdentifyAndOpenAnXFS(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "root.img")
+	require.NoError(t, os.WriteFile(img, nil, 0o644))
+	require.NoError(t, os.Truncate(img, 300<<20))
+	testtool.CombinedOutput(t, "mkfs.xfs", "-q", "-L", "rootfs", "-m", "uuid=5c1f0e2a-7b3d-4e8f-9a6b-1d2c3e4f5a6b", img)
+	f, err := os.Open(img)
+	require.NoError(t, err)
+	defer f.Close()
+
+	id, err := Identify(f)
+	require.NoError(t, err)
+	assert.Equal(t, fstree.Identity{Type: XFS, Label: "rootfs", UUID: "5c1f0e2a-7b3d-4e8f-9a6b-1d2c3e4f5a6b"}, id)
+	blkid := testtool.CombinedOutput(t, "blkid", "-p", "-o", "value", "-s", "UUID", img)
+	assert.Equal(t, id.UUID, strings.TrimSpace(blkid))
+
+	fs, err := Open(id.Type, f, 300<<20, nil)
+	require.NoError(t, err)
+	entries, err := fs.ReadDir(fs.RootInode())
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }
 
 // TestIdentifyAndOpenAVFATWithItsMountOptions: the registry names a real
@@ -96,6 +121,7 @@ func TestIdentifyTriesTheStrongestTestFirst(t *testing.T) {
 	ext := func(b []byte) { b[1024+0x38], b[1024+0x39] = 0x53, 0xef }
 	swap := func(b []byte) { copy(b[4096-10:], "SWAPSPACE2") }
 	btrfs := func(b []byte) { copy(b[64<<10+64:], "_BHRfS_M") }
+	xfs := func(b []byte) { copy(b, "XFSB"); b[100], b[101] = 0, 5 } // magic, version 5
 	lvm := func(b []byte) { copy(b[512:], "LABELONE"); copy(b[512+24:], "LVM2 001") }
 	fat16 := func(b []byte) {
 		b[0], b[11], b[12], b[13], b[14], b[16], b[21] = 0xeb, 0x00, 0x02, 1, 1, 2, 0xf8
@@ -110,6 +136,8 @@ func TestIdentifyTriesTheStrongestTestFirst(t *testing.T) {
 		{Ext2, []func([]byte){ext, swap}},
 		{Ext2, []func([]byte){ext, btrfs}},
 		{LVM, []func([]byte){ext, lvm}},
+		{XFS, []func([]byte){ext, xfs}},
+		{LVM, []func([]byte){xfs, lvm}},
 		{VFAT, []func([]byte){fat16}},
 		{Btrfs, []func([]byte){fat16, btrfs}},
 		{Swap, []func([]byte){fat16, swap}},

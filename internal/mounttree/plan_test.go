@@ -93,12 +93,14 @@ func TestPlanErrorsListTheVolumes(t *testing.T) {
 	assert.ErrorContains(t, err, `boot_partition "3" is the root partition`)
 }
 
-// TestOpenNamesAVolumeNoReaderReads: the registry has no XFS reader yet,
+// TestOpenNamesAVolumeNoReaderReads: the registry has no btrfs reader,
 // so opening one says what the volume holds and what to do.
 func TestOpenNamesAVolumeNoReaderReads(t *testing.T) {
 	table, _ := rhelTable()
-	_, err := Open(nil, table.Volumes[3], nil)
-	assert.EqualError(t, err, `partition 4, 16.0 MiB, Linux filesystem, xfs, name "varpart", label "var" holds xfs, which a tgz export cannot read; export the whole disk with filetype = "ddgz"`)
+	btrfs := table.Volumes[3]
+	btrfs.Filesystem = filesystem.Btrfs
+	_, err := Open(nil, btrfs, nil)
+	assert.EqualError(t, err, `partition 4, 16.0 MiB, Linux filesystem, btrfs, name "varpart", label "var" holds btrfs, which a tgz export cannot read; export the whole disk with filetype = "ddgz"`)
 }
 
 // lvmTable is an anaconda layout as volume.List reads it: a /boot

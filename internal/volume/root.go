@@ -123,7 +123,7 @@ func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease f
 	}{
 		{"a Linux root partition type", func(p Volume) bool { return rootTypeSet[p.TypeGUID] }},
 		{"the label cloudimg-rootfs or root", hasRootLabel},
-		{"an ext filesystem holding /etc/os-release", func(p Volume) bool {
+		{"a filesystem holding /etc/os-release (" + filesystem.RootNames() + ")", func(p Volume) bool {
 			return filesystem.HoldsRoot(p.Filesystem) && (t.Scheme == SchemeNone || hasOSRelease != nil && hasOSRelease(p))
 		}},
 	}
@@ -235,7 +235,7 @@ func checkExportable(role string, p Volume) error {
 		return nil
 	}
 	switch p.Filesystem {
-	case filesystem.XFS, filesystem.Btrfs, filesystem.LVM, filesystem.LUKS:
+	case filesystem.XFS, filesystem.Btrfs, filesystem.LVM, filesystem.LUKS: // XFS: when no reader is registered
 		return fmt.Errorf("the %s partition (%s) holds %s; only %s can be exported as a root tarball: use filetype = \"ddgz\" to export the whole disk instead", role, p.Describe(), p.Filesystem, filesystem.RootNames())
 	case "":
 		return fmt.Errorf("the %s partition (%s) holds no filesystem that could be recognised; set root_partition to the right partition, or use filetype = \"ddgz\"", role, p.Describe())

@@ -61,9 +61,12 @@ func TestFindRootCloudLayout(t *testing.T) {
 		assert.Equal(t, 1, roles.Root.Number, want)
 	}
 
+	roles, err = FindRoot(table, "xdata", "", nil)
+	require.NoError(t, err, "an XFS root is read")
+	assert.Equal(t, 4, roles.Root.Number)
+
 	errors := []struct{ want, arch, msg string }{
-		{"xdata", "", `the root partition (partition 4, 300.0 MiB, Linux filesystem, xfs, name "data", label "xdata") holds xfs; only ext2/3/4 can be exported as a root tarball: use filetype = "ddgz"`},
-		{"5", "", `holds btrfs`},
+		{"5", "", `holds btrfs; only XFS and ext2/3/4 can be exported as a root tarball: use filetype = "ddgz"`},
 		{"15", "", `root_partition "15" is the EFI system partition`},
 		{"EFI System", "", `root_partition "EFI System": no partition has that name or label`},
 		{"3", "", `holds swap, not a Linux root filesystem`},
@@ -90,7 +93,7 @@ func TestFindRootByOSRelease(t *testing.T) {
 
 	_, err = FindRoot(table, "", "amd64", osReleaseOn(2, 3))
 	require.Error(t, err)
-	assert.Equal(t, `2 partitions have an ext filesystem holding /etc/os-release, so the root partition is ambiguous; set root_partition to the number, name or label of the root partition. The disk (gpt) has:
+	assert.Equal(t, `2 partitions have a filesystem holding /etc/os-release (XFS and ext2/3/4), so the root partition is ambiguous; set root_partition to the number, name or label of the root partition. The disk (gpt) has:
   partition 1, 2.0 MiB, BIOS boot, no known filesystem
   partition 2, 20.0 MiB, Linux filesystem, ext4
   partition 3, 20.0 MiB, Linux filesystem, ext4, label "data"`, err.Error())
@@ -120,20 +123,28 @@ func TestFindRootAmbiguousLabelsAndTypes(t *testing.T) {
 	assert.Contains(t, err.Error(), "partition 2, 20.0 MiB, Linux root (arm64), ext4")
 }
 
-func TestFindRootRejectsNonExtRoot(t *testing.T) {
+func TestFindRootRejectsAnUnreadRoot(t *testing.T) {
+	btrfsRoot := gptDisk(t,
+		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00"},
+		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "8304", fs: filesystem.Btrfs},
+	)
+	_, err := FindRoot(btrfsRoot, "", "amd64", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `holds btrfs; only XFS and ext2/3/4 can be exported as a root tarball: use filetype = "ddgz"`)
+
 	xfsRoot := gptDisk(t,
 		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "ef00"},
 		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "8304", fs: filesystem.XFS},
 	)
-	_, err := FindRoot(xfsRoot, "", "amd64", nil)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `holds xfs; only ext2/3/4 can be exported as a root tarball: use filetype = "ddgz"`)
+	roles, err := FindRoot(xfsRoot, "", "amd64", nil)
+	require.NoError(t, err, "an XFS root is read")
+	assert.Equal(t, 2, roles.Root.Number)
 
 	xfsBoot := gptDisk(t,
 		testPart{num: 1, startMiB: 1, sizeMiB: 20, code: "8304", fs: filesystem.Ext4},
 		testPart{num: 2, startMiB: 21, sizeMiB: 300, code: "ea00", fs: filesystem.XFS},
 	)
-	roles, err := FindRoot(xfsBoot, "", "amd64", nil)
+	roles, err = FindRoot(xfsBoot, "", "amd64", nil)
 	require.NoError(t, err, "the /boot is refused by the export that mounts it, if fstab does not say otherwise")
 	require.NotNil(t, roles.Boot)
 	assert.Equal(t, 2, roles.Boot.Number)
@@ -169,7 +180,7 @@ func TestFindRootWholeDisk(t *testing.T) {
 }
 
 // TestFindRootExplainsUnreadableRoots: a root the export cannot read (a
-// journal that needs recovery; LVM, LUKS, xfs or btrfs on a plain,
+// journal that needs recovery; LVM, LUKS or btrfs on a plain,
 // unlabelled partition) is not "just missing": the listing says what each
 // partition holds and what to do.
 func TestFindRootExplainsUnreadableRoots(t *testing.T) {
@@ -198,7 +209,6 @@ func TestFindRootExplainsUnreadableRoots(t *testing.T) {
 		{filesystem.Ext4, dirtyExt4, "partition 2, 300.0 MiB, Linux filesystem, ext4 (journal needs recovery): its journal holds changes not yet written, as after a crash or a power-off without shutdown; shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"},
 		{"", lvm, `partition 2, 300.0 MiB, Linux filesystem, LVM2_member: an LVM physical volume, which a tgz export cannot read; use filetype = "ddgz" to export the whole disk`},
 		{"", luks, `partition 2, 300.0 MiB, Linux filesystem, crypto_LUKS: encrypted with LUKS, which a tgz export cannot read; use filetype = "ddgz"`},
-		{filesystem.XFS, nil, `partition 2, 300.0 MiB, Linux filesystem, xfs: a tgz export cannot read xfs yet; use filetype = "ddgz" to export the whole disk`},
 		{filesystem.Btrfs, nil, `partition 2, 300.0 MiB, Linux filesystem, btrfs: a tgz export cannot read btrfs yet; use filetype = "ddgz"`},
 	}
 	for _, tc := range cases {

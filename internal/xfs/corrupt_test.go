@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/c34478be/packer-plugin-maas/internal/fstree"
 )
 
 // patch writes b at off into a sparse image.
@@ -136,14 +138,14 @@ func TestCorruptInodes(t *testing.T) {
 
 func TestSniff(t *testing.T) {
 	img := seedImage(t)
-	label, uuid, ok := Sniff(img.read(t, 0, 512))
-	if !ok || label != "" || uuid != "11111111-2222-3333-4444-555555555555" {
-		t.Errorf("Sniff = %q, %q, %v", label, uuid, ok)
+	id, ok := Sniff(img.read(t, 0, 512))
+	if want := (fstree.Identity{Type: TypeXFS, UUID: "11111111-2222-3333-4444-555555555555"}); !ok || id != want {
+		t.Errorf("Sniff = %+v, %v; want %+v", id, ok, want)
 	}
-	if _, _, ok := Sniff(make([]byte, 512)); ok {
+	if _, ok := Sniff(make([]byte, 512)); ok {
 		t.Error("Sniff accepts zeros")
 	}
-	if _, _, ok := Sniff([]byte("XFSB")); ok {
+	if _, ok := Sniff([]byte("XFSB")); ok {
 		t.Error("Sniff accepts 4 bytes")
 	}
 }

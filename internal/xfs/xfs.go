@@ -80,19 +80,6 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	return fs, nil
 }
 
-// Sniff reports whether superblock (the first bytes of a partition, at
-// least 512) starts like an XFS superblock, with its label and UUID; Open
-// does the real checks.
-func Sniff(superblock []byte) (label, uuid string, ok bool) {
-	if len(superblock) < minSectorSize || be32(superblock[sbMagic:]) != superblockMagic {
-		return "", "", false
-	}
-	if v := be16(superblock[sbVersionNum:]) & versionNumMask; v != 4 && v != 5 {
-		return "", "", false
-	}
-	return cString(superblock[sbFname : sbFname+12]), formatUUID(superblock[sbUUID : sbUUID+16]), true
-}
-
 // Label returns the volume label (mkfs.xfs -L, xfs_admin -L).
 func (fs *FS) Label() string { return fs.sb.label }
 

@@ -51,7 +51,7 @@ type Config struct {
 	// The root partition, by number (`"1"`) or by GPT partition name or
 	// filesystem label. By default it is found: the Linux root partition
 	// type for the architecture, then a partition labelled
-	// `cloudimg-rootfs` or `root`, then the only ext4 partition holding
+	// `cloudimg-rootfs` or `root`, then the only ext2/3/4 or XFS partition holding
 	// `/etc/os-release`. The local filesystems the root's `/etc/fstab`
 	// mounts (a separate `/boot`, `/var`, ...; see `boot_partition`) are
 	// packed where they are mounted; the EFI system partition is left out.
