@@ -105,8 +105,8 @@ type Config struct {
 	// few percent of 9 in size at a fraction of the time.
 	CompressionLevel int `mapstructure:"compression_level"`
 	// The root partition for a `tgz` export, by number (`"1"`) or by GPT
-	// partition name or filesystem label. By default it is found, as
-	// `maas-export` does.
+	// partition name or filesystem label, or an LVM logical volume by its
+	// `VG/LV` name. By default it is found, as `maas-export` does.
 	RootPartition string `mapstructure:"root_partition"`
 	// Remove the cloud image's kernel packages at generalize, so that MAAS
 	// installs its own on deploy (what packer-maas does for Ubuntu). For

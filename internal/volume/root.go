@@ -294,7 +294,7 @@ func unreadableNote(p Volume) string {
 		return "its journal holds changes not yet written, as after a crash or a power-off without shutdown; " +
 			"shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"
 	case p.Filesystem == filesystem.LVM:
-		return "an LVM physical volume, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
+		return "an LVM physical volume: the root may be one of its logical volumes, listed by their VG/LV names when its metadata can be read"
 	case p.Filesystem == filesystem.LUKS:
 		return "encrypted with LUKS, which a tgz export cannot read; use filetype = \"ddgz\" to export the whole disk"
 	case (p.Filesystem == filesystem.XFS || p.Filesystem == filesystem.Btrfs) && !filesystem.Readable(p.Filesystem):

@@ -207,7 +207,7 @@ func TestFindRootExplainsUnreadableRoots(t *testing.T) {
 		want  string
 	}{
 		{filesystem.Ext4, dirtyExt4, "partition 2, 300.0 MiB, Linux filesystem, ext4 (journal needs recovery): its journal holds changes not yet written, as after a crash or a power-off without shutdown; shut the VM down cleanly (or run `e2fsck -fy` on the image) and export again"},
-		{"", lvm, `partition 2, 300.0 MiB, Linux filesystem, LVM2_member: an LVM physical volume, which a tgz export cannot read; use filetype = "ddgz" to export the whole disk`},
+		{"", lvm, `partition 2, 300.0 MiB, Linux filesystem, LVM2_member: an LVM physical volume: the root may be one of its logical volumes, listed by their VG/LV names when its metadata can be read`},
 		{"", luks, `partition 2, 300.0 MiB, Linux filesystem, crypto_LUKS: encrypted with LUKS, which a tgz export cannot read; use filetype = "ddgz"`},
 		{filesystem.Btrfs, nil, `partition 2, 300.0 MiB, Linux filesystem, btrfs: a tgz export cannot read btrfs yet; use filetype = "ddgz"`},
 	}

@@ -49,7 +49,8 @@ type Config struct {
 	// few percent of 9 in size at a fraction of the time.
 	CompressionLevel int `mapstructure:"compression_level"`
 	// The root partition, by number (`"1"`) or by GPT partition name or
-	// filesystem label. By default it is found: the Linux root partition
+	// filesystem label, or an LVM logical volume by its `VG/LV` name
+	// (`"rl/root"`). By default it is found: the Linux root partition
 	// type for the architecture, then a partition labelled
 	// `cloudimg-rootfs` or `root`, then the only ext2/3/4 or XFS partition holding
 	// `/etc/os-release`. The local filesystems the root's `/etc/fstab`
