@@ -24,7 +24,7 @@ func TestDescribeReportsProtocolAndVersion(t *testing.T) {
 		APIVersion string `json:"api_version"`
 	}
 	require.NoError(t, json.Unmarshal(out, &d), "describe printed %s", out)
-	assert.Equal(t, "x5.0", d.APIVersion)
+	assert.Equal(t, packertest.APIVersion, d.APIVersion)
 	assert.Equal(t, "0.6.4", d.SDKVersion)
 	assert.Regexp(t, `^\d+\.\d+\.\d+(-dev)?$`, d.Version)
 }

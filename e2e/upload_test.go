@@ -197,13 +197,13 @@ func TestUploadFailedRebuildThroughStockPacker(t *testing.T) {
 	fake := fakemaas.Start()
 	defer fake.Close()
 	env := uploadEnv(t, fake)
-	env.WriteFile("upload.pkr.hcl", fmt.Sprintf(uploadTemplate, "first build", "custom/e2e-rebuilt", "    retries = 2\n"))
+	env.WriteFile("upload.pkr.hcl", fmt.Sprintf(uploadTemplate, "first build", "custom/e2e-rebuilt", "    attempts = 2\n"))
 	env.MustRun("init", ".")
 	env.MustRun("build", ".")
 	first := fake.Files()[0]
 
 	fake.SetFaults(fakemaas.Faults{DropEvery: 1, DropAfterBytes: 3})
-	env.WriteFile("upload.pkr.hcl", fmt.Sprintf(uploadTemplate, "second build, new content", "custom/e2e-rebuilt", "    retries = 2\n"))
+	env.WriteFile("upload.pkr.hcl", fmt.Sprintf(uploadTemplate, "second build, new content", "custom/e2e-rebuilt", "    attempts = 2\n"))
 	failed := env.Run("build", ".")
 
 	assert.NotEqual(t, 0, failed.ExitCode)

@@ -3,7 +3,8 @@
 #   - Debian packages (when root; otherwise names the missing ones and fails)
 #   - stock Packer 1.9.4, built from the Go module proxy, when no Packer >= 1.9
 #     is on PATH
-#   - golangci-lint at a pinned version
+#   - golangci-lint and actionlint (the GitHub workflows' linter) at pinned
+#     versions
 #   - goreleaser at a pinned version (only when asked: `goreleaser`)
 # Tools are built once per machine into ${PACKER_MAAS_CACHE:-~/.cache/packer-plugin-maas}/tools
 # and linked from .tools/bin (git-ignored), so fresh clones reuse them.
@@ -15,6 +16,7 @@ tools_bin="${root_dir}/.tools/bin"
 cache_bin="${PACKER_MAAS_CACHE:-${HOME}/.cache/packer-plugin-maas}/tools"
 packer_version="v1.9.4"
 golangci_lint_version="v2.6.2"
+actionlint_version="v1.7.12"
 goreleaser_version="v2.12.0"
 
 # Debian packages the tests and the quick start use. The plugin itself needs
@@ -107,6 +109,27 @@ install_lint() {
 	fi
 	mkdir -p "$tools_bin"
 	ln -sf "$cached" "${tools_bin}/golangci-lint"
+	install_actionlint
+}
+
+# actionlint checks .github/workflows (and the shell in their run: steps,
+# through shellcheck); it builds in well under a minute.
+install_actionlint() {
+	local cached="${cache_bin}/actionlint-${actionlint_version}"
+	if ! [ -x "$cached" ]; then
+		log "building actionlint ${actionlint_version}"
+		local gobin
+		gobin="$(mktemp -d)"
+		GOBIN="$gobin" go install "github.com/rhysd/actionlint/cmd/actionlint@${actionlint_version}" 2>&1 |
+			grep -v '^go: downloading' >&2 || true
+		[ -x "${gobin}/actionlint" ] || { rm -rf "$gobin"; log "building actionlint failed"; exit 1; }
+		mkdir -p "$cache_bin"
+		cp "${gobin}/actionlint" "${cached}.tmp.$$"
+		mv "${cached}.tmp.$$" "$cached"
+		rm -rf "$gobin"
+	fi
+	mkdir -p "$tools_bin"
+	ln -sf "$cached" "${tools_bin}/actionlint"
 }
 
 # goreleaser is only needed for `goreleaser check` and release builds. Its

@@ -3,7 +3,7 @@
 # release-snapshot`): every target of .goreleaser.yml, unsigned and
 # unpublished, as version <version/version.go>-dev into dist/. Then checks
 # what Packer relies on: one zip per target named
-# packer-plugin-maas_v<version>_x5.0_<os>_<arch>.zip holding only the binary
+# packer-plugin-maas_v<version>_<api>_<os>_<arch>.zip holding only the binary
 # of that name, a SHA256SUMS file listing exactly those zips with the right
 # sums, and a host binary whose `describe` reports that version and API and
 # that stock Packer takes as installed.
@@ -15,10 +15,14 @@ cd "$root_dir"
 goreleaser="$root_dir/.tools/bin/goreleaser"
 
 project=packer-plugin-maas
-api_version=x5.0
 targets=(linux_amd64 linux_arm64 darwin_amd64 darwin_arm64)
 
 fail() { printf 'release-snapshot: %s\n' "$*" >&2; exit 1; }
+
+# The plugin API version is the SDK's, as the plugin reports it.
+api_version="$(go run . describe | sed -n 's/.*"api_version":"\([^"]*\)".*/\1/p')"
+[ -n "$api_version" ] || fail "go run . describe reported no api_version"
+export API_VERSION="$api_version"
 
 base_version="$("$root_dir/scripts/release-version.sh")"
 version="${base_version}-dev"

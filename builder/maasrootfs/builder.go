@@ -92,7 +92,7 @@ func (b *Builder) steps(timing *phases, d driver) ([]multistep.Step, error) {
 		return nil, err
 	}
 	return []multistep.Step{
-		&stepFindFirmware{root: c.firmwareRoot, arch: c.Architecture, kind: c.Firmware, code: c.FirmwareCode, vars: c.FirmwareVars},
+		&stepFindFirmware{root: c.firmwareRoot, arch: c.machine(), kind: c.Firmware, code: c.FirmwareCode, vars: c.FirmwareVars},
 		timing.step("download", &stepDownloadImage{commonsteps.StepDownload{
 			Checksum:    c.ImageChecksum,
 			Description: "cloud image",
@@ -103,7 +103,7 @@ func (b *Builder) steps(timing *phases, d driver) ([]multistep.Step, error) {
 		&stepCreateOverlay{driver: d, outputDir: c.OutputDirectory, imageURL: c.ImageURL, diskSize: c.diskSize},
 		&stepCreateSeed{comm: &c.Comm, userData: userData},
 		&stepRunQEMU{driver: d, accelerator: c.Accelerator, outputDir: c.OutputDirectory, vm: qemu.Config{
-			Binary: c.QemuBinary, Arch: c.Architecture, CPUs: c.CPUs, MemoryMiB: c.Memory, ExtraArgs: c.QemuArgs,
+			Binary: c.QemuBinary, Arch: c.machine(), CPUs: c.CPUs, MemoryMiB: c.Memory, ExtraArgs: c.QemuArgs,
 		}},
 		timing.step("boot to SSH", &stepWaitSSH{comm: &c.Comm}),
 		&communicator.StepConnect{

@@ -22,6 +22,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
+	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
@@ -54,7 +55,9 @@ type Config struct {
 	Memory int `mapstructure:"memory"`
 	// The image's architecture: `amd64` (default) or `arm64`
 	// (qemu-system-aarch64, `virt` machine, AAVMF firmware; emulated with
-	// TCG on x86 hosts).
+	// TCG on x86 hosts), bare or in the MAAS form `ARCH/SUBARCH` that
+	// maas-export and maas-upload take (`amd64/generic`). The artifact
+	// records the MAAS form: `amd64` is stored as `amd64/generic`.
 	Architecture string `mapstructure:"architecture"`
 	// QEMU's accelerator: `auto` (default: KVM when it really works, HVF on
 	// macOS, else TCG), `kvm`, `tcg` or `hvf`. The build says which one it
@@ -294,10 +297,19 @@ func parseDiskSize(s string) (int64, error) {
 	return n << shift, nil
 }
 
+// machine is the architecture QEMU emulates: the setting without its
+// MAAS subarchitecture.
+func (c *Config) machine() string {
+	base, _, _ := strings.Cut(c.Architecture, "/")
+	return base
+}
+
 func (c *Config) validateMachine() []error {
 	var errs []error
-	if c.Architecture != "amd64" && c.Architecture != "arm64" {
-		errs = append(errs, fmt.Errorf("architecture %q is not supported: use \"amd64\" or \"arm64\"", c.Architecture))
+	if err := maas.ValidateArchitecture(c.Architecture); err != nil {
+		errs = append(errs, err)
+	} else if m := c.machine(); m != "amd64" && m != "arm64" {
+		errs = append(errs, fmt.Errorf("architecture %q is not supported: use \"amd64\" or \"arm64\" (or amd64/generic, arm64/generic)", c.Architecture))
 	}
 	switch c.Accelerator {
 	case "auto", string(qemu.AccelKVM), string(qemu.AccelTCG), string(qemu.AccelHVF):
@@ -333,7 +345,7 @@ func (c *Config) validateFirmware() error {
 	if c.Firmware == qemu.FirmwareBIOS && (c.FirmwareCode != "" || c.FirmwareVars != "") {
 		return errors.New("firmware_code and firmware_vars are UEFI files: remove them or use firmware = \"uefi\"")
 	}
-	if c.Firmware == qemu.FirmwareBIOS && c.Architecture == "arm64" {
+	if c.Firmware == qemu.FirmwareBIOS && c.machine() == "arm64" {
 		return errors.New("firmware \"bios\" exists only for amd64 guests: use firmware = \"uefi\" for arm64")
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
@@ -108,6 +109,9 @@ func TestPrepareRejects(t *testing.T) {
 		{name: "bad checksum", set: map[string]interface{}{"image_checksum": "sha256:abc"}, want: []string{"image_checksum \"sha256:abc\" is not a checksum"}},
 		{name: "url and urls", set: map[string]interface{}{"image_urls": []string{"http://mirror/x.img"}}, want: []string{"image_url or image_urls, not both"}},
 		{name: "architecture", set: map[string]interface{}{"architecture": "riscv64"}, want: []string{"architecture \"riscv64\"", "\"arm64\""}},
+		{name: "architecture MAAS form unsupported", set: map[string]interface{}{"architecture": "riscv64/generic"}, want: []string{"architecture \"riscv64/generic\" is not supported", "arm64/generic"}},
+		{name: "architecture unknown", set: map[string]interface{}{"architecture": "x86_64/generic"}, want: []string{"unknown architecture \"x86_64\""}},
+		{name: "bios on arm64/generic", set: map[string]interface{}{"firmware": "bios", "architecture": "arm64/generic"}, want: []string{"firmware \"bios\" exists only for amd64"}},
 		{name: "accelerator", set: map[string]interface{}{"accelerator": "xen"}, want: []string{"accelerator \"xen\" is unknown"}},
 		{name: "firmware", set: map[string]interface{}{"firmware": "coreboot"}, want: []string{"firmware \"coreboot\" is unknown"}},
 		{name: "bios on arm64", set: map[string]interface{}{"firmware": "bios", "architecture": "arm64"}, want: []string{"firmware \"bios\" exists only for amd64"}},
@@ -269,4 +273,26 @@ func TestPrepareRefusesOutputsThatLoseTheInput(t *testing.T) {
 	settings["output_directory"] = t.TempDir()
 	_, err := c.Prepare(settings)
 	require.NoError(t, err, "an image outside output_directory is fine")
+}
+
+// TestPrepareTakesBothArchitectureForms: the bare form and the MAAS form
+// maas-export and maas-upload take both pass validate; QEMU gets the bare
+// architecture and the artifact the MAAS form.
+func TestPrepareTakesBothArchitectureForms(t *testing.T) {
+	for _, tc := range []struct{ setting, machine, recorded string }{
+		{"amd64", "amd64", "amd64/generic"},
+		{"amd64/generic", "amd64", "amd64/generic"},
+		{"arm64/generic", "arm64", "arm64/generic"},
+		{"arm64", "arm64", "arm64/generic"},
+	} {
+		t.Run(tc.setting, func(t *testing.T) {
+			settings := validSettings(t)
+			settings["architecture"] = tc.setting
+			var c Config
+			_, err := c.Prepare(settings)
+			require.NoError(t, err)
+			assert.Equal(t, tc.machine, c.machine())
+			assert.Equal(t, tc.recorded, maasartifact.Architecture(newStepExport(&c, nil).arch, ""))
+		})
+	}
 }

@@ -135,7 +135,7 @@ func (c *Client) prepare(req *UploadRequest) (*os.File, error) {
 		req.Filetype = FiletypeTGZ
 	}
 	for _, err := range []error{
-		ValidateName(req.Name), ValidateArchitecture(req.Architecture),
+		ValidateName(req.Name), validateMAASArchitecture(req.Architecture),
 		ValidateFiletype(req.Filetype), ValidateChunkSize(req.ChunkSize),
 	} {
 		if err != nil {

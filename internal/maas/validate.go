@@ -98,14 +98,30 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// ValidateArchitecture checks the `ARCH/SUBARCH` form, e.g. amd64/generic.
+// ValidateArchitecture checks an architecture setting: `ARCH/SUBARCH`
+// as MAAS stores it (amd64/generic), or a bare `ARCH`, which stands for
+// ARCH/generic (see maasartifact.Architecture). Every component takes
+// both forms.
 func ValidateArchitecture(arch string) error {
+	if !strings.Contains(arch, "/") {
+		return validateArchitectureBase(arch, arch)
+	}
+	return validateMAASArchitecture(arch)
+}
+
+// validateMAASArchitecture checks the `ARCH/SUBARCH` form an upload
+// request carries.
+func validateMAASArchitecture(arch string) error {
 	base, sub, ok := strings.Cut(arch, "/")
 	if !ok || !subarchPattern.MatchString(sub) {
-		return fmt.Errorf("architecture %q must look like %q (ARCH/SUBARCH)", arch, "amd64/generic")
+		return fmt.Errorf("architecture %q must look like %q (ARCH/SUBARCH) or %q (ARCH, meaning ARCH/generic)", arch, "amd64/generic", "amd64")
 	}
+	return validateArchitectureBase(arch, base)
+}
+
+func validateArchitectureBase(arch, base string) error {
 	if !slices.Contains(architectures, base) {
-		return fmt.Errorf("architecture %q: unknown architecture %q; want one of %s", arch, base, strings.Join(architectures, ", "))
+		return fmt.Errorf("architecture %q: unknown architecture %q; want one of %s, optionally with a subarchitecture (amd64/generic)", arch, base, strings.Join(architectures, ", "))
 	}
 	return nil
 }

@@ -25,7 +25,9 @@ func TestValidators(t *testing.T) {
 
 		{"amd64", ValidateArchitecture("amd64/generic"), ""},
 		{"arm64 hwe", ValidateArchitecture("arm64/hwe-24.04"), ""},
-		{"no subarch", ValidateArchitecture("amd64"), "ARCH/SUBARCH"},
+		{"bare arch", ValidateArchitecture("amd64"), ""},
+		{"bare unknown", ValidateArchitecture("x86_64"), `unknown architecture "x86_64"`},
+		{"empty subarch", ValidateArchitecture("amd64/"), "ARCH/SUBARCH"},
 		{"x86_64", ValidateArchitecture("x86_64/generic"), `unknown architecture "x86_64"`},
 
 		{"tgz", ValidateFiletype("tgz"), ""},

@@ -57,8 +57,10 @@ type Config struct {
 	// mounts (a separate `/boot`, `/var`, ...; see `boot_partition`) are
 	// packed where they are mounted; the EFI system partition is left out.
 	RootPartition string `mapstructure:"root_partition"`
-	// The MAAS architecture recorded for maas-upload, like `amd64/generic`.
-	// Defaults to the architecture of the image's own programs.
+	// The MAAS architecture recorded for maas-upload: `ARCH/SUBARCH` like
+	// `amd64/generic`, or a bare `ARCH` as maas-rootfs takes it, recorded
+	// as `ARCH/generic`. Defaults to the architecture of the image's own
+	// programs.
 	Architecture string `mapstructure:"architecture"`
 	// Directories a qcow2 input's backing chain may reach besides the
 	// input's own directory tree and Packer's cache directory

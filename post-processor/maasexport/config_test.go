@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/c34478be/packer-plugin-maas/internal/export"
+	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
@@ -75,7 +76,8 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 		{"output below a file", map[string]interface{}{"output": filepath.Join(image, "out.tar.gz")}, []string{"output", "a directory in its path is a file"}},
 		{"output not a regular file", map[string]interface{}{"output": "/dev/null"}, []string{"output /dev/null", "not a regular file"}},
 		{"output ends in / but is a file", map[string]interface{}{"output": image + "/"}, []string{"output", "ends in / but is a file"}},
-		{"architecture without subarch", map[string]interface{}{"architecture": "amd64"}, []string{`architecture "amd64"`, "amd64/generic"}},
+		{"architecture without subarch, unknown", map[string]interface{}{"architecture": "x86_64"}, []string{`architecture "x86_64"`, "amd64/generic"}},
+		{"architecture with empty subarch", map[string]interface{}{"architecture": "amd64/"}, []string{`architecture "amd64/"`, "ARCH/SUBARCH"}},
 		{"unknown architecture", map[string]interface{}{"architecture": "vax/generic"}, []string{`architecture "vax/generic"`}},
 		{"boot_partition with ddgz", map[string]interface{}{"filetype": "ddgz", "boot_partition": "2"}, []string{"boot_partition apply to tgz exports only"}},
 		{"boot_partition with blanks", map[string]interface{}{"boot_partition": " 2"}, []string{`boot_partition " 2" has blanks`}},
@@ -121,7 +123,7 @@ func TestConfigureErrorsNameTheSetting(t *testing.T) {
 func TestConfigureReportsEveryMistakeAtOnce(t *testing.T) {
 	var p PostProcessor
 	err := p.Configure(map[string]interface{}{
-		"filetype": "zip", "compression_level": 11, "architecture": "amd64", "clamp_mtime": "yesterday",
+		"filetype": "zip", "compression_level": 11, "architecture": "x86_64", "clamp_mtime": "yesterday",
 	})
 	require.Error(t, err)
 	for _, setting := range []string{"filetype", "compression_level", "architecture", "clamp_mtime"} {
@@ -159,4 +161,17 @@ func TestDefaultName(t *testing.T) {
 	assert.Equal(t, "web.tar.gz", defaultName("/b/output-x/disk.qcow2", "web", export.FiletypeTGZ))
 	assert.Equal(t, "web.dd.gz", defaultName("/b/output-x/disk.qcow2", "web", export.FiletypeDDGZ))
 	assert.Equal(t, "disk.tar.gz", defaultName("/b/disk.qcow2", "", export.FiletypeTGZ))
+}
+
+// TestConfigureTakesBothArchitectureForms: maas-rootfs's bare form and
+// MAAS's ARCH/SUBARCH both pass validate; the artifact records the MAAS
+// form.
+func TestConfigureTakesBothArchitectureForms(t *testing.T) {
+	for setting, recorded := range map[string]string{"amd64": "amd64/generic", "amd64/generic": "amd64/generic", "arm64/hwe-24.04": "arm64/hwe-24.04"} {
+		t.Run(setting, func(t *testing.T) {
+			var p PostProcessor
+			require.NoError(t, p.Configure(map[string]interface{}{"architecture": setting}))
+			assert.Equal(t, recorded, maasartifact.Architecture(p.config.Architecture, ""))
+		})
+	}
 }

@@ -39,8 +39,9 @@ type Config struct {
 	// A title shown in the MAAS UI.
 	Title string `mapstructure:"title"`
 	// The MAAS architecture, `ARCH/SUBARCH` such as `amd64/generic` or
-	// `arm64/generic`. Defaults to what the incoming artifact records, else
-	// `amd64/generic`.
+	// `arm64/generic`, or a bare `ARCH` as maas-rootfs takes it, which is
+	// uploaded as `ARCH/generic`. Defaults to what the incoming artifact
+	// records, else `amd64/generic`.
 	Architecture string `mapstructure:"architecture"`
 	// The image's base, `OS/SERIES` with a Linux OS (`ubuntu/noble`,
 	// `rhel/9`); an Ubuntu series is a codename, not a version. MAAS uses it
@@ -65,9 +66,10 @@ type Config struct {
 	KeepOld bool `mapstructure:"keep_old"`
 	// Time limit of each HTTP request, e.g. `5m` (the default).
 	Timeout time.Duration `mapstructure:"timeout"`
-	// Attempts per request before the upload fails; network errors and 5xx
-	// answers are retried with backoff (1 s doubling to 30 s). Defaults to 5.
-	Retries int `mapstructure:"retries"`
+	// Attempts per request before the upload fails, the first one included
+	// (1: no retry); network errors and 5xx answers are retried with
+	// backoff (1 s doubling to 30 s). Defaults to 5.
+	Attempts int `mapstructure:"attempts"`
 	// A PEM file of CA certificates to trust for an `https` MAAS URL.
 	CACert string `mapstructure:"ca_cert"`
 	// Skip TLS certificate verification. Only for test installations.
@@ -123,8 +125,8 @@ func (c *Config) setDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Minute
 	}
-	if c.Retries == 0 {
-		c.Retries = 5
+	if c.Attempts == 0 {
+		c.Attempts = 5
 	}
 	if c.WaitTimeout == 0 {
 		c.WaitTimeout = 30 * time.Minute
@@ -179,8 +181,8 @@ func (c *Config) validate() error {
 	if c.Timeout < 0 || c.WaitTimeout < 0 {
 		add(errors.New("timeout and wait_timeout must not be negative"))
 	}
-	if c.Retries < 0 {
-		add(fmt.Errorf("retries %d must be at least 1 (attempts per request)", c.Retries))
+	if c.Attempts < 0 {
+		add(fmt.Errorf("attempts %d must be at least 1 (tries per request, the first one included)", c.Attempts))
 	}
 	if (c.Username == "") != (c.Password == "") {
 		add(errors.New("username and password go together: set both to use MAAS API 3, or neither"))

@@ -29,7 +29,7 @@ type FlatConfig struct {
 	ChunkSize             *int64            `mapstructure:"chunk_size" cty:"chunk_size" hcl:"chunk_size"`
 	KeepOld               *bool             `mapstructure:"keep_old" cty:"keep_old" hcl:"keep_old"`
 	Timeout               *string           `mapstructure:"timeout" cty:"timeout" hcl:"timeout"`
-	Retries               *int              `mapstructure:"retries" cty:"retries" hcl:"retries"`
+	Attempts              *int              `mapstructure:"attempts" cty:"attempts" hcl:"attempts"`
 	CACert                *string           `mapstructure:"ca_cert" cty:"ca_cert" hcl:"ca_cert"`
 	InsecureSkipTLSVerify *bool             `mapstructure:"insecure_skip_tls_verify" cty:"insecure_skip_tls_verify" hcl:"insecure_skip_tls_verify"`
 	WaitComplete          *bool             `mapstructure:"wait_complete" cty:"wait_complete" hcl:"wait_complete"`
@@ -69,7 +69,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"chunk_size":                 &hcldec.AttrSpec{Name: "chunk_size", Type: cty.Number, Required: false},
 		"keep_old":                   &hcldec.AttrSpec{Name: "keep_old", Type: cty.Bool, Required: false},
 		"timeout":                    &hcldec.AttrSpec{Name: "timeout", Type: cty.String, Required: false},
-		"retries":                    &hcldec.AttrSpec{Name: "retries", Type: cty.Number, Required: false},
+		"attempts":                   &hcldec.AttrSpec{Name: "attempts", Type: cty.Number, Required: false},
 		"ca_cert":                    &hcldec.AttrSpec{Name: "ca_cert", Type: cty.String, Required: false},
 		"insecure_skip_tls_verify":   &hcldec.AttrSpec{Name: "insecure_skip_tls_verify", Type: cty.Bool, Required: false},
 		"wait_complete":              &hcldec.AttrSpec{Name: "wait_complete", Type: cty.Bool, Required: false},

@@ -87,7 +87,7 @@ func (p *PostProcessor) client(ui packersdk.Ui) (*maas.Client, error) {
 		URL: p.config.MAASURL, APIKey: p.config.APIKey,
 		URLSetting: p.config.urlSetting, APIKeySetting: p.config.keySetting,
 		Username: p.config.Username, Password: p.config.Password,
-		TLSConfig: tlsConfig, RequestTimeout: p.config.Timeout, Attempts: p.config.Retries,
+		TLSConfig: tlsConfig, RequestTimeout: p.config.Timeout, Attempts: p.config.Attempts,
 		Logf: func(format string, args ...any) { ui.Say(fmt.Sprintf(format, args...)) },
 	})
 }

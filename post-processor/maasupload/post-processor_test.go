@@ -33,7 +33,7 @@ func TestConfigureDefaults(t *testing.T) {
 	var p PostProcessor
 	require.NoError(t, p.Configure(validSettings()))
 	assert.Equal(t, int64(maas.DefaultChunkSize), p.config.ChunkSize)
-	assert.Equal(t, 5, p.config.Retries)
+	assert.Equal(t, 5, p.config.Attempts)
 	assert.Equal(t, "5m0s", p.config.Timeout.String())
 }
 
@@ -91,14 +91,15 @@ func TestConfigureErrors(t *testing.T) {
 		{"image_name", "ubuntu", "is reserved"},
 		{"image_name", "centos8", "is reserved"},
 		{"image_name", "debian/bookworm-web", "unknown operating system"},
-		{"architecture", "x86_64", "ARCH/SUBARCH"},
+		{"architecture", "x86_64", `unknown architecture "x86_64"`},
+		{"architecture", "amd64/", "ARCH/SUBARCH"},
 		{"architecture", "sparc/generic", "unknown architecture"},
 		{"base_image", "ubuntu/24.04", "must be a codename"},
 		{"base_image", "windows/2022", "cannot be a base image"},
 		{"filetype", "qcow2", "not a MAAS filetype"},
 		{"chunk_size", 10 << 20, "chunk_size 10485760 must be between"},
 		{"chunk_size", 1000, "must be between"},
-		{"retries", -1, "must be at least 1"},
+		{"attempts", -1, "attempts -1 must be at least 1"},
 		{"timeout", "-1s", "must not be negative"},
 		{"username", "admin", "username and password go together"},
 		{"ca_cert", "/nonexistent/ca.pem", "ca_cert"},
@@ -274,4 +275,34 @@ func TestPostProcessArtifactErrors(t *testing.T) {
 func TestDeployCommand(t *testing.T) {
 	assert.Equal(t, "maas $PROFILE machine deploy $SYSTEM_ID osystem=custom distro_series=web", deployCommand("web"))
 	assert.Equal(t, "maas $PROFILE machine deploy $SYSTEM_ID osystem=rhel distro_series=9-web", deployCommand("rhel/9-web"))
+}
+
+// TestConfigureTakesBothArchitectureForms: the bare form maas-rootfs takes
+// and MAAS's ARCH/SUBARCH both pass validate; MAAS gets ARCH/SUBARCH.
+func TestConfigureTakesBothArchitectureForms(t *testing.T) {
+	path, sum := writeFile(t, []byte("image"))
+	for setting, uploaded := range map[string]string{"amd64": "amd64/generic", "arm64/generic": "arm64/generic", "arm64/hwe-24.04": "arm64/hwe-24.04"} {
+		t.Run(setting, func(t *testing.T) {
+			raw := validSettings()
+			raw["architecture"] = setting
+			var p PostProcessor
+			require.NoError(t, p.Configure(raw))
+			in := (&fakeArtifact{files: []string{path}, state: map[string]interface{}{}}).
+				with(maasartifact.StatePath, path).with(maasartifact.StateFiletype, "tgz").with(maasartifact.StateSHA256, sum)
+			req, err := p.request(in)
+			require.NoError(t, err)
+			assert.Equal(t, uploaded, req.Architecture)
+		})
+	}
+}
+
+// TestConfigureRefusesRetries: the setting is attempts now; the old name
+// is an error at validate, not silently ignored.
+func TestConfigureRefusesRetries(t *testing.T) {
+	raw := validSettings()
+	raw["retries"] = 3
+	var p PostProcessor
+	err := p.Configure(raw)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "retries")
 }

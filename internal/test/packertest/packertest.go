@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 
+	sdkplugin "github.com/hashicorp/packer-plugin-sdk/plugin"
+
 	"github.com/c34478be/packer-plugin-maas/internal/lines"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
@@ -131,6 +133,10 @@ func InstallPlugin(t testing.TB) string {
 	return pluginPath
 }
 
+// APIVersion is the plugin API version in installed file names, the
+// SDK's, which the plugin's `describe` reports too.
+var APIVersion = "x" + sdkplugin.APIVersionMajor + "." + sdkplugin.APIVersionMinor
+
 // Install places bin under pluginPath as `packer init` does and returns the
 // installed file's path.
 func Install(bin, version, pluginPath string) (string, error) {
@@ -138,7 +144,7 @@ func Install(bin, version, pluginPath string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("packer-plugin-maas_v%s_x5.0_%s_%s", version, runtime.GOOS, runtime.GOARCH)
+	name := fmt.Sprintf("packer-plugin-maas_v%s_%s_%s_%s", version, APIVersion, runtime.GOOS, runtime.GOARCH)
 	dst := filepath.Join(dir, name)
 	sum, err := copyExecutable(bin, dst)
 	if err != nil {

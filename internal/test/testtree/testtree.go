@@ -80,7 +80,8 @@ func snapshot(t testing.TB, root string, withBlocks bool) Tree {
 		if err := unix.Lstat(p, &st); err != nil {
 			return err
 		}
-		e := Entry{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Mtime: st.Mtim.Sec, Rdev: st.Rdev, Xattrs: formatXattrs(Xattrs(t, p))}
+		e := statEntry(&st)
+		e.Xattrs = formatXattrs(Xattrs(t, p))
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG:
 			e.Size = st.Size
