@@ -263,7 +263,7 @@ func TestExportValidateNamesBadSettings(t *testing.T) {
 	env := newExportEnv(t, "testdata/export-bad-settings.pkr.hcl")
 	res := env.Run("validate", ".")
 	assert.NotEqual(t, 0, res.ExitCode)
-	for _, want := range []string{`filetype "ddxz"`, "compression_level 12", `architecture "amd64"`, `skip_generalize: unknown rule "everything"`, `exclude "var/cache"`, "backing_file_dirs: stat no-such-dir"} {
+	for _, want := range []string{`filetype "ddxz"`, "compression_level 12", `architecture "amd64/generic/x"`, `skip_generalize: unknown rule "everything"`, `exclude "var/cache"`, "backing_file_dirs: stat no-such-dir"} {
 		assert.Contains(t, res.Output, want)
 	}
 }

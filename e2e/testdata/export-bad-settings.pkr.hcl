@@ -19,7 +19,7 @@ build {
   post-processor "maas-export" {
     filetype          = "ddxz"
     compression_level = 12
-    architecture      = "amd64"
+    architecture      = "amd64/generic/x"
     skip_generalize   = ["everything"]
     exclude           = ["var/cache"]
     backing_file_dirs = ["no-such-dir"]
