@@ -8,7 +8,9 @@
 // registry (internal/filesystem) a reader for each, the tree assembler
 // (internal/mounttree) the root plus what its /etc/fstab mounts, and the
 // tarball writer (internal/tarball) a GNU-tar-compatible, generalized
-// tarball through parallel gzip. No filesystem is named here. A "ddgz" export compresses the
+// tarball through parallel gzip; Inspect runs every layer but the last,
+// writing nothing (maas-rootfs checks its base image with it before
+// booting). No filesystem is named here. A "ddgz" export compresses the
 // whole disk, reading only its allocated ranges and writing long holes as
 // precompressed gzip members of zeros. Either way the SHA-256 and size
 // come out of the same pass that writes the file.
