@@ -3,6 +3,7 @@ package maasrootfs
 import (
 	"context"
 	"fmt"
+	"log"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 
@@ -45,6 +46,9 @@ func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) 
 	}
 	opts := s.settings
 	opts.Input = base
+	// What the discovery meets goes to Packer's log only: the export step
+	// tells the user the same of the built disk.
+	opts.Log = func(format string, args ...any) { log.Printf("base image check: "+format, args...) }
 	in, err := export.Inspect(ctx, opts)
 	if ctx.Err() != nil {
 		return halt(state, ctx.Err())
