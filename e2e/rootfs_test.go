@@ -43,6 +43,8 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 
 	out := build.Output
 	assert.Contains(t, out, "Accelerator: tcg", "the builder must say which accelerator it uses")
+	assert.Regexp(t, `(?s)Base image: Debian GNU/Linux 12 \(bookworm\), amd64/generic; root: partition 1, [^\n]*, ext4, .*QEMU started`, out,
+		"the base image is checked, and what it holds said, before QEMU starts")
 	assert.NotContains(t, out, "is currently used by process", "userdel's warning about the build's own SSH session is noise")
 	assert.Contains(t, out, "Warning: TCG")
 	assert.Contains(t, out, "provisioned by packer-maas")

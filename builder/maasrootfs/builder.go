@@ -99,6 +99,7 @@ func (b *Builder) steps(timing *phases, d driver) ([]multistep.Step, error) {
 			ResultKey:   keyImagePath,
 			Url:         c.ImageURLs,
 		}}),
+		newStepCheckBaseImage(c),
 		&commonsteps.StepOutputDir{Force: c.PackerForce, Path: c.OutputDirectory},
 		&stepCreateOverlay{driver: d, outputDir: c.OutputDirectory, imageURL: c.ImageURL, diskSize: c.diskSize},
 		&stepCreateSeed{comm: &c.Comm, userData: userData},

@@ -8,7 +8,9 @@
 // registry (internal/filesystem) a reader for each, the tree assembler
 // (internal/mounttree) the root plus what its /etc/fstab mounts, and the
 // tarball writer (internal/tarball) a GNU-tar-compatible, generalized
-// tarball through parallel gzip. No filesystem is named here. A "ddgz" export compresses the
+// tarball through parallel gzip; Inspect runs every layer but the last,
+// writing nothing (maas-rootfs checks its base image with it before
+// booting). No filesystem is named here. A "ddgz" export compresses the
 // whole disk, reading only its allocated ranges and writing long holes as
 // precompressed gzip members of zeros. Either way the SHA-256 and size
 // come out of the same pass that writes the file.
@@ -127,15 +129,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err := tarball.CheckCompressionLevel(opts.CompressionLevel); err != nil {
 		return Result{}, err
 	}
-	img, err := diskimage.Open(opts.Input, diskimage.AllowBacking(opts.AllowBacking...))
+	img, err := openImage(opts)
 	if err != nil {
 		return Result{}, err
 	}
 	defer img.Close()
-	opts.Log("%s: %s image, %d bytes virtual size", opts.Input, img.Format(), img.Size())
-	if chain := img.Chain(); len(chain) > 1 {
-		opts.Log("backing chain: %s", strings.Join(chain, " -> "))
-	}
 
 	switch opts.Filetype {
 	case FiletypeTGZ, "":
@@ -148,60 +146,24 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 }
 
 // exportRootfs writes the root filesystem (with a separate /boot under
-// ./boot) as a tarball.
+// ./boot) as a tarball: the tree an inspection assembles, walked.
 func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Result, error) {
-	table, err := volume.List(img, img.Size())
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
-	}
-	for _, w := range table.Warnings {
-		opts.Log("warning: %s", w)
-	}
-	roles, err := volume.FindRoot(table, opts.RootPartition, opts.Architecture, func(p volume.Volume) bool {
-		return hasOSRelease(img, p)
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
-	}
-	res := Result{Filetype: FiletypeTGZ, Root: &roles.Root}
-	opts.Log("root filesystem: %s", roles.Root.Describe())
-
-	root, err := openRoot(img, roles.Root)
-	if err != nil {
-		return Result{}, err
-	}
-	entries, err := readFstab(root, opts.Log)
-	if err != nil {
-		return Result{}, err
-	}
-	plan, err := mounttree.Plan(table, roles, entries, opts.BootPartition, opts.Log)
-	if err != nil {
-		return Result{}, err
-	}
 	reader := io.ReaderAt(img)
+	var meter *tarball.ProgressReaderAt
 	if opts.Progress != nil {
-		reader = &tarball.ProgressReaderAt{R: img, Add: opts.Progress(readEstimate(img, roles.Root, plan))}
+		// Counts from the walk on: what discovery reads is not in the estimate.
+		meter = &tarball.ProgressReaderAt{R: img, Add: func(int64) {}}
+		reader = meter
 	}
-	rootFS, err := mounttree.Open(reader, roles.Root, nil)
+	in, err := inspectRootfs(img, reader, opts)
 	if err != nil {
 		return Result{}, err
 	}
-	src, err := mounttree.Assemble(reader, rootFS, plan)
-	if err != nil {
-		return Result{}, err
+	if meter != nil {
+		meter.Add = opts.Progress(readEstimate(img, *in.Root, in.Mounts))
 	}
-	for _, m := range plan {
-		opts.Log("mounting %s: %s", m.Point, m.Volume.Describe())
-		if m.Point == "/boot" {
-			res.Boot = &m.Volume
-		}
-	}
-	res.Mounts = plan
-	res.Architecture = detectArchitecture(src)
-	if err := requireArchitecture(res.Architecture, opts, "its root filesystem has no ELF programs this export recognises (/usr/bin/env, /bin/sh, /sbin/init)"); err != nil {
-		return Result{}, err
-	}
-	res.BaseImage, res.OS = detectOS(src)
+	res := Result{Filetype: FiletypeTGZ, Root: in.Root, Boot: in.Boot, Mounts: in.Mounts,
+		Architecture: in.Architecture, BaseImage: in.BaseImage, OS: in.OS}
 
 	tarOpts := opts.Tar
 	if tarOpts.Log == nil {
@@ -209,7 +171,7 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	}
 	out, err := tarball.WriteTGZ(ctx, opts.Output, opts.CompressionLevel, func(w io.Writer) error {
 		var err error
-		res.Stats, err = tarball.WriteTar(ctx, w, src, tarOpts)
+		res.Stats, err = tarball.WriteTar(ctx, w, in.Tree, tarOpts)
 		return err
 	})
 	if err != nil {
