@@ -22,6 +22,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
+	"github.com/c34478be/packer-plugin-maas/internal/generalize"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
@@ -144,12 +145,12 @@ const (
 	maxMemoryMiB           = 1 << 20
 )
 
-// ruleAptClean is the generalization rule the builder applies in the guest
-// only, in addition to exportcfg.TarRules (which it applies in the guest
-// and in the tarball).
+// ruleAptClean is the older name of generalize.RulePackageCache, which the
+// builder applies in the guest only, in addition to exportcfg.TarRules
+// (which it applies in the guest and in the tarball).
 const ruleAptClean = "apt-clean"
 
-var knownRules = append(append([]string{}, exportcfg.TarRules...), ruleAptClean)
+var knownRules = append(append([]string{}, exportcfg.TarRules...), generalize.RulePackageCache, ruleAptClean)
 
 // Prepare decodes the settings, fills in defaults and reports every
 // mistake at once, before anything is downloaded or booted.
