@@ -119,10 +119,9 @@ type Config struct {
 	// Linux, Fedora) or SUSE image boots its own. `packer validate` refuses
 	// it for an `image_url` whose file name names such a distribution; on
 	// other images the build stops right after cloud-init, before the
-	// provisioners, when the guest has no `dpkg-query`, and generalize
-	// stops before removing anything on an image that is not of the
-	// Debian family. Not with `output_format = "ddgz"`: MAAS installs no
-	// kernel into a dd image.
+	// provisioners, when the guest's `/etc/os-release` (or package
+	// manager) says another family or it has no `dpkg-query`. Not with
+	// `output_format = "ddgz"`: MAAS installs no kernel into a dd image.
 	RemoveKernel bool `mapstructure:"remove_kernel"`
 	// How long the guest may take to power off after `shutdown -P now`
 	// (and then after an ACPI power-down) before QEMU is stopped hard.

@@ -56,12 +56,12 @@ type Settings struct {
 	PowerOffCommand string
 }
 
-//go:embed scripts/common.sh scripts/debian.sh scripts/rhel.sh scripts/suse.sh scripts/main.sh
+//go:embed scripts/common.sh scripts/debian.sh scripts/rhel.sh scripts/suse.sh scripts/main.sh scripts/check.sh
 var scripts embed.FS
 
-// parts are the script's files, in the order they are sent: functions
-// first, then main.sh, which calls them.
-var parts = []string{"common.sh", "debian.sh", "rhel.sh", "suse.sh", "main.sh"}
+// libraryParts are the files that define the scripts' functions, in the order
+// they are sent; main.sh or check.sh follows, and calls them.
+var libraryParts = []string{"common.sh", "debian.sh", "rhel.sh", "suse.sh"}
 
 var (
 	validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
@@ -70,27 +70,36 @@ var (
 
 // Script is the root shell script for s.
 func Script(s Settings) ([]byte, error) {
+	return compose(s, "main.sh")
+}
+
+// CheckScript is a shell script that fails, with a message saying why, on
+// an image the script for s would refuse (remove_kernel on a family it
+// cannot remove the kernel of), before the provisioners waste their time.
+// It changes nothing and needs no root; it prints the image's family.
+func CheckScript(s Settings) ([]byte, error) {
+	return compose(s, "check.sh")
+}
+
+// compose is the header for s, the library and then the script named
+// last (none: the library alone, for tests that call one function).
+func compose(s Settings, last string) ([]byte, error) {
 	var b strings.Builder
 	if err := writeHeader(&b, s); err != nil {
 		return nil, err
 	}
-	for _, name := range parts {
+	for _, name := range libraryParts {
 		writePart(&b, name)
+	}
+	if last != "" {
+		writePart(&b, last)
 	}
 	return []byte(b.String()), nil
 }
 
-// library is the header and the parts that define functions, without
-// main.sh: for tests that call one function.
 func library(s Settings) (string, error) {
-	var b strings.Builder
-	if err := writeHeader(&b, s); err != nil {
-		return "", err
-	}
-	for _, name := range parts[:len(parts)-1] {
-		writePart(&b, name)
-	}
-	return b.String(), nil
+	lib, err := compose(s, "")
+	return string(lib), err
 }
 
 func writePart(b *strings.Builder, name string) {
@@ -132,7 +141,7 @@ func writeHeader(b *strings.Builder, s Settings) error {
 	if s.RemoveKernel {
 		removeKernel = "yes"
 	}
-	b.WriteString("set -eu\n")
+	b.WriteString("# shellcheck disable=SC2034 # the check script uses a few of the settings\nset -eu\n")
 	for _, v := range []struct{ name, value string }{
 		{"build_user", s.User},
 		{"skip_rules", strings.Join(s.Skip, " ")},

@@ -2,6 +2,7 @@ package generalize
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -280,9 +281,8 @@ func TestScriptRemovesDebianKernels(t *testing.T) {
 // known here: the script stops with a message naming remove_kernel and
 // why, having run nothing and changed nothing.
 func TestScriptRefusesToRemoveOtherKernels(t *testing.T) {
-	unknown := family{name: "arch", id: "arch", osRelease: "NAME=\"Arch Linux\"\nID=arch\n"}
 	said := map[string]string{"rocky": "a RHEL-family image", "opensuse": "a SUSE image", "arch": "of no family known here"}
-	for _, f := range []family{families[1], families[2], unknown} {
+	for _, f := range []family{families[1], families[2], unknownFamily} {
 		for _, shell := range shells {
 			t.Run(f.name+"/"+shell, func(t *testing.T) {
 				g := f.guest(t)
@@ -300,6 +300,53 @@ func TestScriptRefusesToRemoveOtherKernels(t *testing.T) {
 				assert.Equal(t, before, g.tree(t), "nothing may change")
 				assert.NotContains(t, out, Marker)
 			})
+		}
+	}
+}
+
+// unknownFamily is an image of a family the script has no rules for.
+var unknownFamily = family{name: "arch", id: "arch", osRelease: "NAME=\"Arch Linux\"\nID=arch\n"}
+
+// TestCheckScript runs the check before the provisioners under dash and
+// bash: with remove_kernel it passes on a Debian image with dpkg-query,
+// and fails on one without and on the other families, with the message
+// generalize would give; without remove_kernel it passes everywhere. It
+// says the family, runs no command and changes nothing.
+func TestCheckScript(t *testing.T) {
+	noDpkg := families[0]
+	noDpkg.name, noDpkg.commands = "debian without dpkg-query", []string{"apt-get"}
+	for _, tc := range []struct {
+		f      family
+		family string
+		fails  string // with remove_kernel
+	}{
+		{families[0], "debian", ""},
+		{noDpkg, "debian", "remove_kernel needs dpkg-query, which this Debian-family image (ID=debian) lacks; remove remove_kernel"},
+		{families[1], "rhel", "this one is a RHEL-family image (ID=rocky)"},
+		{families[2], "suse", "this one is a SUSE image (ID=opensuse-leap)"},
+		{unknownFamily, "unknown", "this one is of no family known here (ID=arch)"},
+	} {
+		for _, removeKernel := range []bool{true, false} {
+			for _, shell := range shells {
+				t.Run(fmt.Sprintf("%s/remove_kernel=%v/%s", tc.f.name, removeKernel, shell), func(t *testing.T) {
+					g := tc.f.guest(t)
+					before := g.tree(t)
+					s := settings(g)
+					s.RemoveKernel = removeKernel
+					check, err := CheckScript(s)
+					require.NoError(t, err)
+					out, code := g.run(t, shell, string(check))
+					assert.True(t, strings.HasPrefix(out, "packer-maas: image family: "+tc.family+" (ID="+tc.f.id+")\n"), out)
+					if removeKernel && tc.fails != "" {
+						assert.Equal(t, 1, code, out)
+						assert.Contains(t, out, tc.fails)
+					} else {
+						assert.Equal(t, 0, code, out)
+					}
+					assert.Equal(t, []string{""}, g.called(t), "nothing may run")
+					assert.Equal(t, before, g.tree(t), "nothing may change")
+				})
+			}
 		}
 	}
 }
@@ -356,8 +403,8 @@ func TestImageFamily(t *testing.T) {
 	}
 }
 
-// TestScriptShape checks what holds whatever the settings: the script is
-// shellcheck-clean as sent, dash and bash parse it, and its last lines are
+// TestScriptShape checks what holds whatever the settings: the script and
+// the check script are shellcheck-clean as sent, dash and bash parse it, and its last lines are
 // the marker and then the power-off.
 func TestScriptShape(t *testing.T) {
 	testtool.Require(t, "dash", "bash", "shellcheck")
@@ -372,9 +419,13 @@ func TestScriptShape(t *testing.T) {
 			out, err := exec.Command(shell, "-n", "-c", text).CombinedOutput()
 			require.NoError(t, err, "%s -n: %s", shell, out)
 		}
-		check := exec.Command("shellcheck", "--shell=sh", "-")
-		check.Stdin = bytes.NewReader([]byte(text))
-		out, err := check.CombinedOutput()
-		require.NoError(t, err, "shellcheck:\n%s", out)
+		checkScript, err := CheckScript(s)
+		require.NoError(t, err)
+		for _, sent := range []string{text, string(checkScript)} {
+			check := exec.Command("shellcheck", "--shell=sh", "-")
+			check.Stdin = bytes.NewReader([]byte(sent))
+			out, err := check.CombinedOutput()
+			require.NoError(t, err, "shellcheck:\n%s", out)
+		}
 	}
 }

@@ -45,7 +45,25 @@ image_family() {
 	fi
 }
 
-# refuse_remove_kernel FAMILY stops the script before anything is removed.
+# find_family sets $family, the image's, and says it.
+find_family() {
+	family=$(image_family)
+	say "image family: ${family:-unknown} (ID=$(os_release ID))"
+}
+
+# check_remove_kernel stops the script, before anything is removed, when
+# remove_kernel is set and cannot work on $family.
+check_remove_kernel() {
+	[ "$remove_kernel" = yes ] || return 0
+	case $family in
+	debian) debian_check_remove_kernel ;;
+	rhel) rhel_check_remove_kernel ;;
+	suse) suse_check_remove_kernel ;;
+	*) refuse_remove_kernel "" ;;
+	esac
+}
+
+# refuse_remove_kernel WHAT stops the script, saying the image is WHAT.
 refuse_remove_kernel() {
 	echo "remove_kernel is for Debian-family images (Debian, Ubuntu) only, and this one is ${1:-of no family known here} (ID=$(os_release ID)):" \
 		"MAAS installs its own kernel on deploy only into those, and this image cannot boot without the kernel it holds; remove remove_kernel" >&2

@@ -4,16 +4,9 @@
 # The generalize script's steps, in order; the parts before it define them
 # (see common.sh).
 
-family=$(image_family)
-say "image family: ${family:-unknown} (ID=$(os_release ID))"
-if [ "$remove_kernel" = yes ]; then
-	case $family in
-	debian) debian_remove_kernel ;;
-	rhel) rhel_remove_kernel ;;
-	suse) suse_remove_kernel ;;
-	*) refuse_remove_kernel "" ;;
-	esac
-fi
+find_family
+check_remove_kernel
+[ "$remove_kernel" != yes ] || debian_remove_kernel
 clean_cloud_init
 remove_build_user
 remove_proxies

@@ -6,9 +6,9 @@
 # cloud-init's NetworkManager connections and ifcfg-* files go with the
 # network-config rule, in common.sh.
 
-# rhel_remove_kernel refuses: MAAS installs no kernel into these images,
-# which boot the one they hold.
-rhel_remove_kernel() { refuse_remove_kernel "a RHEL-family image"; }
+# rhel_check_remove_kernel refuses: MAAS installs no kernel into these
+# images, which boot the one they hold.
+rhel_check_remove_kernel() { refuse_remove_kernel "a RHEL-family image"; }
 
 # rhel_clean_packages empties the package caches of dnf (dnf4 in
 # /var/cache/dnf, dnf5 in /var/cache/libdnf5) or yum.

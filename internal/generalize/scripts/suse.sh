@@ -6,9 +6,9 @@
 # /etc/sysconfig/network) and NetworkManager files go with the
 # network-config rule, in common.sh.
 
-# suse_remove_kernel refuses: MAAS installs no kernel into these images,
-# which boot the one they hold.
-suse_remove_kernel() { refuse_remove_kernel "a SUSE image"; }
+# suse_check_remove_kernel refuses: MAAS installs no kernel into these
+# images, which boot the one they hold.
+suse_check_remove_kernel() { refuse_remove_kernel "a SUSE image"; }
 
 suse_clean_packages() {
 	if command -v zypper >/dev/null; then
