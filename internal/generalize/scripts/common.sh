@@ -4,8 +4,9 @@
 # The generalization every family shares. The builder sends, as one script
 # to root's sh in the guest: its settings as variable assignments, this
 # file, one file per family (debian.sh, rhel.sh, suse.sh) and main.sh,
-# which calls what the settings ask for. Every image path goes through
-# $root: "" in the guest, a fake root in the unit tests.
+# which calls what the settings ask for; before the provisioners, the same
+# with check.sh instead of main.sh, as the build user. Every image path
+# goes through $root: "" in the guest, a fake root in the unit tests.
 
 say() { echo "packer-maas: $*"; }
 
