@@ -114,7 +114,7 @@ func (b *Builder) steps(timing *phases, d driver) ([]multistep.Step, error) {
 			SSHPort:   func(s multistep.StateBag) (int, error) { return getSSHPort(s), nil },
 		},
 		timing.step("cloud-init", &stepWaitCloudInit{}),
-		&stepCheckGuest{removeKernel: c.RemoveKernel},
+		&stepCheckGuest{settings: c.generalizeSettings()},
 		timing.step("provisioning", &commonsteps.StepProvision{}),
 		timing.step("generalize", &stepGeneralize{script: script}),
 		timing.step("shutdown", &stepShutdown{timeout: c.ShutdownTimeout}),

@@ -22,6 +22,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/cloudinit"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/exportcfg"
+	"github.com/c34478be/packer-plugin-maas/internal/generalize"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/pathid"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
@@ -114,10 +115,13 @@ type Config struct {
 	// Remove the cloud image's kernel packages at generalize, so that MAAS
 	// installs its own on deploy (what packer-maas does for Ubuntu). For
 	// dpkg-based images (Debian, Ubuntu) only: MAAS installs a kernel only
-	// into those, and a RHEL or SUSE image boots its own; the build stops
-	// right after cloud-init, before the provisioners, on an image without
-	// `dpkg-query`. Not with `output_format = "ddgz"`: MAAS installs no
-	// kernel into a dd image.
+	// into those, and a RHEL-family (Rocky, AlmaLinux, CentOS, Oracle
+	// Linux, Fedora) or SUSE image boots its own. `packer validate` refuses
+	// it for an `image_url` whose file name names such a distribution; on
+	// other images the build stops right after cloud-init, before the
+	// provisioners, when the guest's `/etc/os-release` (or package
+	// manager) says another family or it has no `dpkg-query`. Not with
+	// `output_format = "ddgz"`: MAAS installs no kernel into a dd image.
 	RemoveKernel bool `mapstructure:"remove_kernel"`
 	// How long the guest may take to power off after `shutdown -P now`
 	// (and then after an ACPI power-down) before QEMU is stopped hard.
@@ -144,12 +148,12 @@ const (
 	maxMemoryMiB           = 1 << 20
 )
 
-// ruleAptClean is the generalization rule the builder applies in the guest
-// only, in addition to exportcfg.TarRules (which it applies in the guest
-// and in the tarball).
+// ruleAptClean is the older name of generalize.RulePackageCache, which the
+// builder applies in the guest only, in addition to exportcfg.TarRules
+// (which it applies in the guest and in the tarball).
 const ruleAptClean = "apt-clean"
 
-var knownRules = append(append([]string{}, exportcfg.TarRules...), ruleAptClean)
+var knownRules = append(append([]string{}, exportcfg.TarRules...), generalize.RulePackageCache, ruleAptClean)
 
 // Prepare decodes the settings, fills in defaults and reports every
 // mistake at once, before anything is downloaded or booted.
@@ -367,11 +371,28 @@ func (c *Config) validateOutput() []error {
 	if c.RemoveKernel && c.OutputFormat == string(export.FiletypeDDGZ) {
 		errs = append(errs, fmt.Errorf("remove_kernel with output_format = \"ddgz\" makes a disk that cannot boot: MAAS deploys a dd image as it is and installs no kernel into it; remove remove_kernel or use \"tgz\""))
 	}
+	if c.RemoveKernel {
+		errs = append(errs, c.imageKeepsItsKernel()...)
+	}
 	if err := tarball.CheckCompressionLevel(c.CompressionLevel); err != nil {
 		errs = append(errs, err)
 	}
 	if c.OutputFilename != filepath.Base(c.OutputFilename) {
 		errs = append(errs, fmt.Errorf("output_filename %q must be a file name; put directories in output_directory", c.OutputFilename))
+	}
+	return errs
+}
+
+// imageKeepsItsKernel refuses remove_kernel for an image whose file name
+// says a family MAAS installs no kernel into; the guest checks the others
+// (stepCheckGuest, and the generalize script before it removes anything).
+func (c *Config) imageKeepsItsKernel() []error {
+	var errs []error
+	for _, u := range c.ImageURLs {
+		if distro := generalize.KernelKeepingDistro(u); distro != "" {
+			errs = append(errs, fmt.Errorf("remove_kernel cannot be used with image_url %s, a %s image by its file name: MAAS installs its own kernel on deploy only into Debian-family (Ubuntu) images, and a %s image cannot boot without its own; remove remove_kernel",
+				u, distro, distro))
+		}
 	}
 	return errs
 }

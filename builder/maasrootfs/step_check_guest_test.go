@@ -17,35 +17,39 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/test/fakecomm"
 )
 
-// TestCheckGuestRemoveKernel checks that remove_kernel on an image
-// without dpkg stops the build before the provisioners run, saying why,
-// and that the check asks nothing of the guest when remove_kernel is off.
+// TestCheckGuestRemoveKernel checks that remove_kernel on an image the
+// check script refuses stops the build before the provisioners run, with
+// the script's reason, that the user sees what the script prints, and
+// that the check asks nothing of the guest when remove_kernel is off
+// (internal/generalize tests the script itself).
 func TestCheckGuestRemoveKernel(t *testing.T) {
+	refusal := "remove_kernel is for Debian-family images (Debian, Ubuntu) only, and this one is a RHEL-family image (ID=rocky): ...; remove remove_kernel"
 	for _, tc := range []struct {
 		name         string
 		removeKernel bool
-		dpkgStatus   int
+		answer       fakecomm.Answer
 		want         multistep.StepAction
 	}{
-		{"dpkg image", true, 0, multistep.ActionContinue},
-		{"rpm image", true, 1, multistep.ActionHalt},
-		{"remove_kernel off", false, 1, multistep.ActionContinue},
+		{"debian image", true, fakecomm.Answer{Stdout: "packer-maas: image family: debian (ID=debian)\n"}, multistep.ActionContinue},
+		{"rocky image", true, fakecomm.Answer{Code: 1, Stdout: "packer-maas: image family: rhel (ID=rocky)\n" + refusal + "\n"}, multistep.ActionHalt},
+		{"remove_kernel off", false, fakecomm.Answer{Code: 1}, multistep.ActionContinue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{
-				"command -v dpkg-query": {Code: tc.dpkgStatus, Stdout: map[bool]string{true: "/usr/bin/dpkg-query\n"}[tc.dpkgStatus == 0]},
-			}}
+			comm := &fakecomm.Scripted{Answers: map[string]fakecomm.Answer{checkCommand: tc.answer}}
 			var ui bytes.Buffer
 			state := new(multistep.BasicStateBag)
 			state.Put("ui", &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
 			state.Put("communicator", comm)
-			assert.Equal(t, tc.want, (&stepCheckGuest{removeKernel: tc.removeKernel}).Run(context.Background(), state))
+			c := preparedConfig(t, map[string]interface{}{"remove_kernel": tc.removeKernel})
+			assert.Equal(t, tc.want, (&stepCheckGuest{settings: c.generalizeSettings()}).Run(context.Background(), state))
 			if !tc.removeKernel {
 				assert.Empty(t, comm.Ran())
+				return
 			}
+			assert.Equal(t, []string{"sh -s 2>&1"}, comm.Ran(), "the check needs no root")
+			assert.Contains(t, ui.String(), "image family: ")
 			if tc.want == multistep.ActionHalt {
-				require.ErrorContains(t, state.Get("error").(error), "remove_kernel needs a dpkg-based image")
-				assert.ErrorContains(t, state.Get("error").(error), "remove remove_kernel")
+				require.EqualError(t, state.Get("error").(error), "checking the guest for remove_kernel (exit 1): "+refusal)
 			}
 		})
 	}
