@@ -1,0 +1,401 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
+)
+
+// xfsMatrixMiB is the size of the matrix's filesystems: room for the
+// metadata tree and the on-disk forms, whose sparse files are mostly holes.
+const xfsMatrixMiB = 1024
+
+// lateMtime is a time in 2300, which only bigtime XFS keeps.
+var lateMtime = time.Date(2300, 1, 2, 3, 4, 5, 0, time.UTC).Unix()
+
+// xfsVariant is a mkfs.xfs feature set, how its disk is wrapped and in
+// which image format the export reads it.
+type xfsVariant struct {
+	name         string
+	mkfsArgs     []string
+	wrap, format string
+	huge         bool // the 100,000-entry btree directory: slow, made once
+	bigtime      bool // times past 2038 can be kept
+}
+
+// xfsMetadataTree is testtree's metadata tree less the device minor XFS
+// cannot hold (XFSForms makes the largest it can).
+func xfsMetadataTree(t *testing.T) string {
+	tree := testtree.MetadataTree(t, true)
+	require.NoError(t, os.Remove(filepath.Join(tree, "dev/bigminor")))
+	return tree
+}
+
+// loopMount mounts the filesystem image img (as root) and returns the
+// mount point and an unmount the test must call before reading img.
+func loopMount(t *testing.T, img string, opts ...string) (dir string, unmount func()) {
+	dir = t.TempDir()
+	run(t, "mount", "-o", strings.Join(append([]string{"loop"}, opts...), ","), img, dir)
+	mounted := true
+	unmount = func() {
+		if mounted {
+			mounted = false
+			run(t, "umount", dir)
+		}
+	}
+	t.Cleanup(unmount)
+	return dir, unmount
+}
+
+// xfsImage makes an XFS filesystem of size bytes in a file.
+func xfsImage(t *testing.T, size int64, args ...string) string {
+	img := filepath.Join(t.TempDir(), "xfs.img")
+	run(t, "truncate", "-s", fmt.Sprint(size), img)
+	run(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-L", "root"}, args...), img)...)
+	return img
+}
+
+// wrapXFS puts the filesystem image fs on a disk as wrap says: alone
+// (the image itself) or as the only partition of a GPT disk, typed as an
+// x86-64 root.
+func wrapXFS(t *testing.T, fs, wrap string) string {
+	if wrap == wrapBare {
+		return fs
+	}
+	st, err := os.Stat(fs)
+	require.NoError(t, err)
+	return gptDisk(t, partSpec{num: 1, sizeMiB: int(st.Size()/mib) + 1, typ: "8304", name: "root",
+		mkfs: func(t *testing.T, disk string, offset, _ int64) {
+			run(t, "dd", "if="+fs, "of="+disk, "bs=1M", fmt.Sprintf("seek=%d", offset/mib), "conv=notrunc,sparse", "status=none")
+		}})
+}
+
+// exportAndExtract exports input as a tgz with no generalization and
+// unpacks it with curtin's command onto an XFS made with targetArgs.
+func exportAndExtract(t *testing.T, input string, targetArgs ...string) (Result, string) {
+	output := filepath.Join(t.TempDir(), "root.tar.gz")
+	start := time.Now()
+	res, err := Run(context.Background(), Options{
+		Input: input, Output: output, CompressionLevel: 1,
+		Architecture: "amd64/generic", // the metadata tree has no programs
+		Tar:          tarball.Options{Generalize: tarball.Generalize{}},
+	})
+	require.NoError(t, err)
+	t.Logf("exported in %v", time.Since(start))
+	assert.Equal(t, "xfs", res.Root.Filesystem)
+	assert.Equal(t, "ubuntu/noble", res.BaseImage)
+	return res, extractOntoXFS(t, output, targetArgs...)
+}
+
+// extractOntoXFS unpacks a tarball with curtin's command onto a fresh
+// XFS made with mkfsArgs, as curtin does onto a RHEL-family target: ext4
+// (where the tests' temporary directories are) holds no more xattrs per
+// inode than fit one block, far less than the matrix's 2,000 attributes
+// and 64 KiB values. The same block size as the source keeps holes where
+// they were.
+func extractOntoXFS(t *testing.T, tarball string, mkfsArgs ...string) string {
+	target, _ := loopMount(t, xfsImage(t, xfsMatrixMiB*mib, mkfsArgs...))
+	run(t, "tar", "-C", target, "--xattrs", "--xattrs-include=*", "-Sxpf", tarball, "--numeric-owner")
+	return target
+}
+
+// TestExportXFSMatrix: testtree's metadata tree and one of each XFS
+// on-disk form (directories short form to btree, extent lists and
+// btrees, holes, unwritten extents, inline and remote symlinks, xattrs
+// short form to node with remote values, POSIX ACLs, capabilities,
+// SELinux labels, trusted.*), written through the kernel onto v5
+// filesystems of several feature sets, exported from raw and qcow2 disks,
+// extracted with curtin's command, equal the mounted filesystem attribute
+// by attribute.
+func TestExportXFSMatrix(t *testing.T) {
+	testtool.RequireRoot(t)
+	testtool.Require(t, "mkfs.xfs", "setfacl", "setcap")
+	tree := xfsMetadataTree(t)
+	for _, v := range []xfsVariant{
+		{name: "v5 defaults", wrap: wrapGPT, format: formatRaw, huge: true, bigtime: true},
+		{name: "v5 reflink=0", mkfsArgs: []string{"-m", "reflink=0"}, wrap: wrapBare, format: formatQcow2, bigtime: true},
+		{name: "v5 bigtime=0", mkfsArgs: []string{"-m", "bigtime=0"}, wrap: wrapGPT, format: formatCompressed},
+		{name: "v5 sparse=0 finobt=0 inobtcount=0", mkfsArgs: []string{"-i", "sparse=0", "-m", "finobt=0,inobtcount=0"}, wrap: wrapGPT, format: formatQcow2, bigtime: true},
+		{name: "v5 1k blocks 8k dirs nrext64 512-byte inodes", mkfsArgs: []string{"-b", "size=1024", "-n", "size=8192", "-i", "nrext64=1,size=512"}, wrap: wrapBare, format: formatRaw, bigtime: true},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			fs := xfsImage(t, xfsMatrixMiB*mib, v.mkfsArgs...)
+			mnt, unmount := loopMount(t, fs)
+			start := time.Now()
+			run(t, "cp", "-a", tree+"/.", mnt)
+			testtree.XFSForms(t, filepath.Join(mnt, "forms"), v.huge)
+			if v.bigtime {
+				// Past 2038: only bigtime keeps it.
+				late := unix.Timespec{Sec: lateMtime}
+				require.NoError(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(mnt, "forms/files/small"), []unix.Timespec{late, late}, 0))
+			}
+			unmount()
+			t.Logf("filled in %v", time.Since(start))
+			mnt, unmount = loopMount(t, fs, "ro")
+			want := xfsOracle(t, mnt)
+			unmount()
+			if v.bigtime {
+				require.EqualValues(t, lateMtime, want["forms/files/small"].Mtime)
+			}
+
+			input := asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format)
+			res, got := exportAndExtract(t, input, v.mkfsArgs...)
+			assert.EqualValues(t, 1, res.Stats.SkippedSockets)
+			start = time.Now()
+			gotTree := xfsOracle(t, got) // the kernel's view again, on XFS
+			// Sockets are not archived (as GNU tar does); the target
+			// directory's own mtime is the extraction's.
+			testtree.AssertSame(t, want, gotTree, "dev/sock", ".")
+			assert.Equal(t, want["."].Mode, gotTree["."].Mode)
+			t.Logf("compared %d paths in %v", len(want), time.Since(start))
+		})
+	}
+}
+
+// v4Xattr is an extended attribute xfs_db sets on a v4 filesystem, which
+// this kernel cannot mount: a value of size letters 'v', as xfs_db's
+// attr_set -v writes it.
+type v4Xattr struct {
+	path, name string
+	size       int
+}
+
+// v4Xattrs are attributes of every size class: short form in the inode,
+// a leaf block, node blocks, remote values; in the user, trusted and
+// security namespaces; on files and a directory.
+func v4Xattrs() []v4Xattr {
+	xattrs := []v4Xattr{
+		{"v4xattrs/shortform", "user.a", 1},
+		{"v4xattrs/shortform", "trusted.t", 3},
+		{"v4xattrs/shortform", "security.selinux", 27},
+		{"v4xattrs/dir", "user.on-a-directory", 50},
+		{"v4xattrs/remote", "security.ima", 300},
+		{"v4xattrs/remote", "user.five-k", 5000},
+		{"v4xattrs/remote", "user.max", 65536},
+	}
+	for i := range 5 {
+		xattrs = append(xattrs, v4Xattr{"v4xattrs/leaf", fmt.Sprintf("user.attribute-%05d", i), 100})
+	}
+	for i := range 2000 {
+		xattrs = append(xattrs, v4Xattr{"v4xattrs/node", fmt.Sprintf("user.attribute-%05d", i), 10})
+	}
+	// xfs_db 6.1's attr_set crashes on most first attributes of an inode
+	// (a 100-byte value, a remote one): each file gets a 1-byte one first.
+	var out []v4Xattr
+	for _, x := range xattrs {
+		if len(out) == 0 || out[len(out)-1].path != x.path {
+			out = append(out, v4Xattr{x.path, "user.first", 1})
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// xfsDBNamespace is xfs_db attr_set's flag for an attribute's namespace.
+var xfsDBNamespace = map[string]string{"user": "-u", "trusted": "-r", "security": "-s"}
+
+// setV4Xattrs sets the xattrs on the filesystem image with xfs_db, one
+// run per file; attr2 keeps the v4 filesystem's attr2 feature (mkfs's
+// default) rather than letting xfs_db switch it to attr1.
+func setV4Xattrs(t *testing.T, img string, xattrs []v4Xattr, attr2 bool) {
+	keep := ""
+	if attr2 {
+		keep = "-n "
+	}
+	byPath := map[string][]string{}
+	var paths []string
+	for _, x := range xattrs {
+		if byPath[x.path] == nil {
+			paths = append(paths, x.path)
+		}
+		ns, name, _ := strings.Cut(x.name, ".")
+		byPath[x.path] = append(byPath[x.path], "-c", fmt.Sprintf("attr_set %s %s-v %d %s", xfsDBNamespace[ns], keep, x.size, name))
+	}
+	for _, p := range paths {
+		cmd := exec.Command("xfs_db", append(append([]string{"-x", "-f", "-c", "path /" + p}, byPath[p]...), img)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "xfs_db attr_set on %s: %s", p, out)
+		require.NotContains(t, string(out), "failed", "xfs_db attr_set on %s", p)
+	}
+}
+
+// checkV4AttrForms checks with xfs_db that the xattrs reached the forms
+// they are for: in the inode, in one leaf block (v4 magic 0xfbee), under
+// a node block (0xfebe).
+func checkV4AttrForms(t *testing.T, img string) {
+	for path, want := range map[string]string{
+		"v4xattrs/shortform": "core.aformat = 1 (local)",
+		"v4xattrs/leaf":      "hdr.info.magic = 0xfbee",
+		"v4xattrs/remote":    "hdr.info.magic = 0xfbee",
+		"v4xattrs/node":      "hdr.info.magic = 0xfebe",
+	} {
+		out := run(t, "xfs_db", "-r", "-f", "-c", "path /"+path, "-c", "print core.aformat", "-c", "ablock 0", "-c", "print hdr.info.magic", img)
+		assert.Contains(t, out, want, "%s: %s", path, out)
+	}
+}
+
+// v4Source is the tree the v4 filesystems are made from, on a mounted v5
+// XFS (the kernel's view of it is the oracle): the metadata tree less
+// what mkfs.xfs -p cannot write (xattrs and ACLs, hard links, sockets,
+// the sticky bit, holes), plus directories of every form and files for
+// the xattrs xfs_db sets afterwards, which are also set here.
+func v4Source(t *testing.T, xattrs []v4Xattr) string {
+	tree := testtree.MetadataTree(t, false)
+	require.NoError(t, os.Remove(filepath.Join(tree, "dev/bigminor")))
+	src, _ := loopMount(t, xfsImage(t, xfsMatrixMiB*mib))
+	run(t, "cp", "-a", tree+"/.", src)
+	for _, name := range []string{"dev/sock", "dirB/linked-too"} {
+		require.NoError(t, os.Remove(filepath.Join(src, name)))
+	}
+	require.NoError(t, unix.Mknod(filepath.Join(src, "dev/bigminor"), unix.S_IFCHR|0o600, int(unix.Mkdev(259, testtree.XFSMaxMinor))))
+	require.NoError(t, os.Chmod(filepath.Join(src, "modes/sticky"), 0o777))
+	require.NoError(t, filepath.WalkDir(src, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		for name := range testtree.Xattrs(t, p) {
+			// An ACL's two names are one attribute: the second is gone.
+			if err := unix.Lremovexattr(p, name); err != nil && !errors.Is(err, unix.ENODATA) {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	}))
+	for _, d := range []struct {
+		name string
+		n    int
+	}{{"dirs/block", 30}, {"dirs/leaf", 300}} {
+		require.NoError(t, os.MkdirAll(filepath.Join(src, d.name), 0o755))
+		for i := range d.n {
+			writeFile(t, filepath.Join(src, d.name, fmt.Sprintf("%020d", i)), "", 0o644)
+		}
+	}
+	for _, x := range xattrs {
+		p := filepath.Join(src, x.path)
+		if _, err := os.Stat(p); err != nil {
+			if x.path == "v4xattrs/dir" {
+				require.NoError(t, os.MkdirAll(p, 0o755))
+			} else {
+				writeFile(t, p, "", 0o644)
+			}
+		}
+		require.NoError(t, unix.Setxattr(p, x.name, []byte(strings.Repeat("v", x.size)), 0))
+	}
+	return src
+}
+
+// protofile writes a mkfs.xfs prototype file that makes a copy of src
+// (less its xattrs and times) and returns its path.
+func protofile(t *testing.T, src string) string {
+	var b strings.Builder
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(src, &st))
+	fmt.Fprintf(&b, "/dev/null\n0 0\n%s %d %d\n", protoMode(t, st.Mode), st.Uid, st.Gid)
+	protoDir(t, &b, src)
+	b.WriteString("$\n")
+	proto := filepath.Join(t.TempDir(), "proto")
+	require.NoError(t, os.WriteFile(proto, []byte(b.String()), 0o644))
+	return proto
+}
+
+func protoDir(t *testing.T, b *strings.Builder, dir string) {
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		require.False(t, strings.ContainsAny(e.Name(), " \t\n:$"), "%s: a name the protofile cannot hold", p)
+		var st unix.Stat_t
+		require.NoError(t, unix.Lstat(p, &st))
+		fmt.Fprintf(b, "%s %s %d %d", e.Name(), protoMode(t, st.Mode), st.Uid, st.Gid)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			b.WriteString(" " + p + "\n")
+		case unix.S_IFLNK:
+			target, err := os.Readlink(p)
+			require.NoError(t, err)
+			b.WriteString(" " + target + "\n")
+		case unix.S_IFCHR, unix.S_IFBLK:
+			fmt.Fprintf(b, " %d %d\n", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		case unix.S_IFDIR:
+			b.WriteString("\n")
+			protoDir(t, b, p)
+			b.WriteString("$\n")
+		default:
+			b.WriteString("\n")
+		}
+	}
+}
+
+// protoMode is a protofile's mode token: type, setuid, setgid, octal
+// permissions (it has no sticky bit).
+func protoMode(t *testing.T, mode uint32) string {
+	require.Zero(t, mode&unix.S_ISVTX, "the protofile cannot hold the sticky bit")
+	types := map[uint32]string{unix.S_IFREG: "-", unix.S_IFDIR: "d", unix.S_IFLNK: "l", unix.S_IFCHR: "c", unix.S_IFBLK: "b", unix.S_IFIFO: "p"}
+	kind, ok := types[mode&unix.S_IFMT]
+	require.True(t, ok, "file type %#o", mode&unix.S_IFMT)
+	setuid, setgid := "-", "-"
+	if mode&unix.S_ISUID != 0 {
+		setuid = "u"
+	}
+	if mode&unix.S_ISGID != 0 {
+		setgid = "g"
+	}
+	return fmt.Sprintf("%s%s%s%03o", kind, setuid, setgid, mode&0o777)
+}
+
+// withoutMtimes is tree with every mtime zero: mkfs.xfs -p stamps each
+// file with the time it ran.
+func withoutMtimes(tree testtree.Tree) testtree.Tree {
+	out := testtree.Tree{}
+	for p, e := range tree {
+		e.Mtime = 0
+		out[p] = e
+	}
+	return out
+}
+
+// TestExportXFSv4: v4 (crc=0) filesystems, which this kernel cannot
+// mount, made by mkfs.xfs -p from a tree on a mounted v5 XFS and given
+// xattrs of every size class by xfs_db (libxfs's own code, as the kernel
+// writes them), exported, extracted onto XFS with curtin's command, equal
+// that tree in everything mkfs.xfs -p and xfs_db can write: names, types,
+// modes, owners, sizes, data, device numbers, link targets, xattrs
+// (every attribute but the mtime, which mkfs sets to its own clock).
+func TestExportXFSv4(t *testing.T) {
+	testtool.RequireRoot(t)
+	testtool.Require(t, "mkfs.xfs", "xfs_db", "setfacl", "setcap")
+	xattrs := v4Xattrs()
+	src := v4Source(t, xattrs)
+	want := withoutMtimes(xfsOracle(t, src))
+	proto := protofile(t, src)
+	for _, v := range []struct {
+		name, ftype, wrap, format string
+		attr2                     bool
+	}{
+		{"v4 ftype=1 attr2", "ftype=1", wrapGPT, formatRaw, true},
+		{"v4 ftype=0 attr1", "ftype=0", wrapBare, formatQcow2, false},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			fs := xfsImage(t, 512*mib, "-m", "crc=0,finobt=0,reflink=0,bigtime=0,inobtcount=0", "-i", "sparse=0", "-n", v.ftype, "-p", proto)
+			setV4Xattrs(t, fs, xattrs, v.attr2)
+			checkV4AttrForms(t, fs)
+			_, got := exportAndExtract(t, asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format))
+			// The target directory's own mtime is the extraction's.
+			testtree.AssertSame(t, want, withoutMtimes(xfsOracle(t, got)), ".")
+		})
+	}
+}
