@@ -47,7 +47,7 @@ func xfsMetadataTree(t *testing.T) string {
 
 // loopMount mounts the filesystem image img (as root) and returns the
 // mount point and an unmount the test must call before reading img.
-func loopMount(t *testing.T, img string, opts ...string) (dir string, unmount func()) {
+func loopMount(t testing.TB, img string, opts ...string) (dir string, unmount func()) {
 	dir = t.TempDir()
 	run(t, "mount", "-o", strings.Join(append([]string{"loop"}, opts...), ","), img, dir)
 	mounted := true
@@ -62,7 +62,7 @@ func loopMount(t *testing.T, img string, opts ...string) (dir string, unmount fu
 }
 
 // xfsImage makes an XFS filesystem of size bytes in a file.
-func xfsImage(t *testing.T, size int64, args ...string) string {
+func xfsImage(t testing.TB, size int64, args ...string) string {
 	img := filepath.Join(t.TempDir(), "xfs.img")
 	run(t, "truncate", "-s", fmt.Sprint(size), img)
 	run(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-L", "root"}, args...), img)...)
