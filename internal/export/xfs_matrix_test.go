@@ -1,12 +1,15 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,10 +171,12 @@ func TestExportXFSMatrix(t *testing.T) {
 
 // v4Xattr is an extended attribute xfs_db sets on a v4 filesystem, which
 // this kernel cannot mount: a value of size letters 'v', as xfs_db's
-// attr_set -v writes it.
+// attr_set -v writes it, or, where value is set, those letters then
+// overwritten by value (which xfs_db cannot write).
 type v4Xattr struct {
 	path, name string
 	size       int
+	value      []byte
 }
 
 // v4Xattrs are attributes of every size class: short form in the inode,
@@ -179,30 +184,91 @@ type v4Xattr struct {
 // security namespaces; on files and a directory.
 func v4Xattrs() []v4Xattr {
 	xattrs := []v4Xattr{
-		{"v4xattrs/shortform", "user.a", 1},
-		{"v4xattrs/shortform", "trusted.t", 3},
-		{"v4xattrs/shortform", "security.selinux", 27},
-		{"v4xattrs/dir", "user.on-a-directory", 50},
-		{"v4xattrs/remote", "security.ima", 300},
-		{"v4xattrs/remote", "user.five-k", 5000},
-		{"v4xattrs/remote", "user.max", 65536},
+		{"v4xattrs/shortform", "user.a", 1, nil},
+		{"v4xattrs/shortform", "trusted.t", 3, nil},
+		{"v4xattrs/shortform", "security.selinux", 27, nil},
+		{"v4xattrs/dir", "user.on-a-directory", 50, nil},
+		{"v4xattrs/remote", "security.ima", 300, nil},
+		{"v4xattrs/remote", "user.five-k", 5000, nil},
+		{"v4xattrs/remote", "user.max", 65536, nil},
 	}
 	for i := range 5 {
-		xattrs = append(xattrs, v4Xattr{"v4xattrs/leaf", fmt.Sprintf("user.attribute-%05d", i), 100})
+		xattrs = append(xattrs, v4Xattr{"v4xattrs/leaf", fmt.Sprintf("user.attribute-%05d", i), 100, nil})
 	}
 	for i := range 2000 {
-		xattrs = append(xattrs, v4Xattr{"v4xattrs/node", fmt.Sprintf("user.attribute-%05d", i), 10})
+		xattrs = append(xattrs, v4Xattr{"v4xattrs/node", fmt.Sprintf("user.attribute-%05d", i), 10, nil})
 	}
-	// xfs_db 6.1's attr_set crashes on most first attributes of an inode
-	// (a 100-byte value, a remote one): each file gets a 1-byte one first.
+	return withFirstXattrs(xattrs)
+}
+
+// withFirstXattrs gives each file a 1-byte user.first before its other
+// xattrs: xfs_db 6.1's attr_set crashes on most first attributes of an
+// inode (a 100-byte value, a remote one).
+func withFirstXattrs(xattrs []v4Xattr) []v4Xattr {
 	var out []v4Xattr
 	for _, x := range xattrs {
 		if len(out) == 0 || out[len(out)-1].path != x.path {
-			out = append(out, v4Xattr{x.path, "user.first", 1})
+			out = append(out, v4Xattr{x.path, "user.first", 1, nil})
 		}
 		out = append(out, x)
 	}
 	return out
+}
+
+// v4KernelXattrs are the POSIX ACLs and the capability the kernel wrote
+// on the v5 source (XFS keeps ACLs as trusted.SGI_ACL_FILE and
+// SGI_ACL_DEFAULT, in its own big-endian form), to be copied byte for
+// byte onto the v4 filesystems.
+func v4KernelXattrs(t *testing.T, src string) []v4Xattr {
+	var out []v4Xattr
+	for _, x := range []struct{ path, name string }{
+		{"v4acl/acl", "trusted.SGI_ACL_FILE"},
+		{"v4acl/acldir", "trusted.SGI_ACL_FILE"},
+		{"v4acl/acldir", "trusted.SGI_ACL_DEFAULT"},
+		{"v4acl/caps", "security.capability"},
+	} {
+		value, ok := testtree.Xattrs(t, filepath.Join(src, x.path))[x.name]
+		require.True(t, ok, "%s has no %s", x.path, x.name)
+		out = append(out, v4Xattr{x.path, x.name, len(value), []byte(value)})
+	}
+	return withFirstXattrs(out)
+}
+
+// patchV4Values overwrites xfs_db's letters with the values xfs_db cannot
+// write, where they are: in the inode (short form) or in the attribute
+// fork's first block (a leaf: these files have few). v4 metadata has no
+// CRCs to update.
+func patchV4Values(t *testing.T, img string, xattrs []v4Xattr) {
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	span := regexp.MustCompile(`byte offset (\d+), length (\d+)`)
+	for _, x := range xattrs {
+		if x.value == nil {
+			continue
+		}
+		_, name, _ := strings.Cut(x.name, ".") // on disk, the namespace is a flag
+		needle := append([]byte(name), bytes.Repeat([]byte("v"), len(x.value))...)
+		// Where a short form grew into a leaf block, the inode may still
+		// hold a stale copy: look only where the attributes are.
+		where := []string{"-c", "ablock 0"}
+		if strings.Contains(run(t, "xfs_db", "-r", "-f", "-c", "path /"+x.path, "-c", "print core.aformat", img), "(local)") {
+			where = nil
+		}
+		args := append(append([]string{"-r", "-f", "-c", "path /" + x.path}, where...), "-c", "stack", img)
+		m := span.FindStringSubmatch(run(t, "xfs_db", args...))
+		require.NotNil(t, m, "xfs_db stack of %s", x.path)
+		off, _ := strconv.ParseInt(m[1], 10, 64)
+		n, _ := strconv.Atoi(m[2])
+		buf := make([]byte, n)
+		_, err := f.ReadAt(buf, off)
+		require.NoError(t, err)
+		i := bytes.Index(buf, needle)
+		require.GreaterOrEqual(t, i, 0, "%s: %s not found where its attributes are", x.path, x.name)
+		require.Equal(t, -1, bytes.Index(buf[i+1:], needle), "%s: %s twice", x.path, x.name)
+		_, err = f.WriteAt(x.value, off+int64(i+len(name)))
+		require.NoError(t, err)
+	}
 }
 
 // xfsDBNamespace is xfs_db attr_set's flag for an attribute's namespace.
@@ -251,8 +317,9 @@ func checkV4AttrForms(t *testing.T, img string) {
 // v4Source is the tree the v4 filesystems are made from, on a mounted v5
 // XFS (the kernel's view of it is the oracle): the metadata tree less
 // what mkfs.xfs -p cannot write (xattrs and ACLs, hard links, sockets,
-// the sticky bit, holes), plus directories of every form and files for
-// the xattrs xfs_db sets afterwards, which are also set here.
+// the sticky bit, holes), plus directories of every form, files for the
+// xattrs xfs_db sets afterwards, which are also set here, and files with
+// POSIX ACLs and a capability (v4KernelXattrs).
 func v4Source(t *testing.T, xattrs []v4Xattr) string {
 	tree := testtree.MetadataTree(t, false)
 	require.NoError(t, os.Remove(filepath.Join(tree, "dev/bigminor")))
@@ -283,6 +350,16 @@ func v4Source(t *testing.T, xattrs []v4Xattr) string {
 		for i := range d.n {
 			writeFile(t, filepath.Join(src, d.name, fmt.Sprintf("%020d", i)), "", 0o644)
 		}
+	}
+	writeFile(t, filepath.Join(src, "v4acl/acl"), "acl", 0o644)
+	run(t, "setfacl", "-m", "u:1234:r,g:4321:rw", filepath.Join(src, "v4acl/acl"))
+	require.NoError(t, os.Mkdir(filepath.Join(src, "v4acl/acldir"), 0o755))
+	run(t, "setfacl", "-d", "-m", "u:1234:rwx,g:5678:r", filepath.Join(src, "v4acl/acldir"))
+	run(t, "setfacl", "-m", "u:99:rx", filepath.Join(src, "v4acl/acldir"))
+	writeFile(t, filepath.Join(src, "v4acl/caps"), "binary", 0o755)
+	run(t, "setcap", "cap_net_raw+ep", filepath.Join(src, "v4acl/caps"))
+	for _, name := range []string{"acl", "acldir", "caps"} {
+		require.NoError(t, unix.Setxattr(filepath.Join(src, "v4acl", name), "user.first", []byte("v"), 0))
 	}
 	for _, x := range xattrs {
 		p := filepath.Join(src, x.path)
@@ -371,15 +448,18 @@ func withoutMtimes(tree testtree.Tree) testtree.Tree {
 // TestExportXFSv4: v4 (crc=0) filesystems, which this kernel cannot
 // mount, made by mkfs.xfs -p from a tree on a mounted v5 XFS and given
 // xattrs of every size class by xfs_db (libxfs's own code, as the kernel
-// writes them), exported, extracted onto XFS with curtin's command, equal
-// that tree in everything mkfs.xfs -p and xfs_db can write: names, types,
-// modes, owners, sizes, data, device numbers, link targets, xattrs
-// (every attribute but the mtime, which mkfs sets to its own clock).
+// writes them), with the POSIX ACLs (access and default) and the
+// capability the kernel wrote on the v5 tree copied in byte for byte,
+// exported, extracted onto XFS with curtin's command, equal that tree in
+// everything mkfs.xfs -p and xfs_db can write: names, types, modes,
+// owners, sizes, data, device numbers, link targets, xattrs (every
+// attribute but the mtime, which mkfs sets to its own clock).
 func TestExportXFSv4(t *testing.T) {
 	testtool.RequireRoot(t)
 	testtool.Require(t, "mkfs.xfs", "xfs_db", "setfacl", "setcap")
 	xattrs := v4Xattrs()
 	src := v4Source(t, xattrs)
+	xattrs = append(xattrs, v4KernelXattrs(t, src)...)
 	want := withoutMtimes(xfsOracle(t, src))
 	proto := protofile(t, src)
 	for _, v := range []struct {
@@ -392,6 +472,7 @@ func TestExportXFSv4(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			fs := xfsImage(t, 512*mib, "-m", "crc=0,finobt=0,reflink=0,bigtime=0,inobtcount=0", "-i", "sparse=0", "-n", v.ftype, "-p", proto)
 			setV4Xattrs(t, fs, xattrs, v.attr2)
+			patchV4Values(t, fs, xattrs)
 			checkV4AttrForms(t, fs)
 			_, got := exportAndExtract(t, asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format))
 			// The target directory's own mtime is the extraction's.
