@@ -299,10 +299,12 @@ func setV4Xattrs(t *testing.T, img string, xattrs []v4Xattr, attr2 bool) {
 	}
 }
 
-// checkV4AttrForms checks with xfs_db that the xattrs reached the forms
-// they are for: in the inode, in one leaf block (v4 magic 0xfbee), under
-// a node block (0xfebe).
-func checkV4AttrForms(t *testing.T, img string) {
+// checkV4Forms checks with xfs_db that the xattrs reached the forms they
+// are for (in the inode, in one leaf block (v4 magic 0xfbee), under a node
+// block (0xfebe)), and that a directory is in btree form.
+func checkV4Forms(t *testing.T, img string) {
+	out := run(t, "xfs_db", "-r", "-f", "-c", "path /dirs/btree", "-c", "print core.format", img)
+	assert.Contains(t, out, "core.format = 3 (btree)", "dirs/btree: %s", out)
 	for path, want := range map[string]string{
 		"v4xattrs/shortform": "core.aformat = 1 (local)",
 		"v4xattrs/leaf":      "hdr.info.magic = 0xfbee",
@@ -342,13 +344,16 @@ func v4Source(t *testing.T, xattrs []v4Xattr) string {
 		}
 		return nil
 	}))
+	// mkfs.xfs -p allocates each file's data between the directory's
+	// blocks, so a directory of 3,000 non-empty files has dozens of
+	// extents: the btree form.
 	for _, d := range []struct {
-		name string
-		n    int
-	}{{"dirs/block", 30}, {"dirs/leaf", 300}} {
+		name, data string
+		n          int
+	}{{"dirs/block", "", 30}, {"dirs/leaf", "", 300}, {"dirs/btree", "x", 3000}} {
 		require.NoError(t, os.MkdirAll(filepath.Join(src, d.name), 0o755))
 		for i := range d.n {
-			writeFile(t, filepath.Join(src, d.name, fmt.Sprintf("%020d", i)), "", 0o644)
+			writeFile(t, filepath.Join(src, d.name, fmt.Sprintf("%020d", i)), d.data, 0o644)
 		}
 	}
 	writeFile(t, filepath.Join(src, "v4acl/acl"), "acl", 0o644)
@@ -473,7 +478,7 @@ func TestExportXFSv4(t *testing.T) {
 			fs := xfsImage(t, 512*mib, "-m", "crc=0,finobt=0,reflink=0,bigtime=0,inobtcount=0", "-i", "sparse=0", "-n", v.ftype, "-p", proto)
 			setV4Xattrs(t, fs, xattrs, v.attr2)
 			patchV4Values(t, fs, xattrs)
-			checkV4AttrForms(t, fs)
+			checkV4Forms(t, fs)
 			_, got := exportAndExtract(t, asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format))
 			// The target directory's own mtime is the extraction's.
 			testtree.AssertSame(t, want, withoutMtimes(xfsOracle(t, got)), ".")
