@@ -318,8 +318,8 @@ func checkV4Forms(t *testing.T, img string) {
 
 // v4Source is the tree the v4 filesystems are made from, on a mounted v5
 // XFS (the kernel's view of it is the oracle): the metadata tree less
-// what mkfs.xfs -p cannot write (xattrs and ACLs, hard links, sockets,
-// the sticky bit, holes), plus directories of every form, files for the
+// what mkfs.xfs -p cannot write (xattrs and ACLs, sockets, the sticky
+// bit, holes; its hard link is made by linkV4 afterwards), plus directories of every form, files for the
 // xattrs xfs_db sets afterwards, which are also set here, and files with
 // POSIX ACLs and a capability (v4KernelXattrs).
 func v4Source(t *testing.T, xattrs []v4Xattr) string {
@@ -327,9 +327,7 @@ func v4Source(t *testing.T, xattrs []v4Xattr) string {
 	require.NoError(t, os.Remove(filepath.Join(tree, "dev/bigminor")))
 	src, _ := loopMount(t, xfsImage(t, xfsMatrixMiB*mib))
 	run(t, "cp", "-a", tree+"/.", src)
-	for _, name := range []string{"dev/sock", "dirB/linked-too"} {
-		require.NoError(t, os.Remove(filepath.Join(src, name)))
-	}
+	require.NoError(t, os.Remove(filepath.Join(src, "dev/sock")))
 	require.NoError(t, unix.Mknod(filepath.Join(src, "dev/bigminor"), unix.S_IFCHR|0o600, int(unix.Mkdev(259, testtree.XFSMaxMinor))))
 	require.NoError(t, os.Chmod(filepath.Join(src, "modes/sticky"), 0o777))
 	require.NoError(t, filepath.WalkDir(src, func(p string, _ os.DirEntry, err error) error {
@@ -439,6 +437,25 @@ func protoMode(t *testing.T, mode uint32) string {
 	return fmt.Sprintf("%s%s%s%03o", kind, setuid, setgid, mode&0o777)
 }
 
+// linkV4 makes name, the entry of a short-form directory, a hard link to
+// target, which mkfs.xfs -p cannot: xfs_db points the entry at target's
+// inode and raises its link count. The inode the entry named is left
+// unreferenced, which a reader by inode number never sees.
+func linkV4(t *testing.T, img, name, target string) {
+	inode := regexp.MustCompile(`inode (\d+),`).FindStringSubmatch(run(t, "xfs_db", "-r", "-f", "-c", "path /"+target, "-c", "stack", img))
+	require.NotNil(t, inode, "xfs_db: no inode for %s", target)
+	nlinkOut := run(t, "xfs_db", "-r", "-f", "-c", "path /"+target, "-c", "print core.nlinkv2", img)
+	nlink := regexp.MustCompile(`core.nlinkv2 = (\d+)`).FindStringSubmatch(nlinkOut)
+	require.NotNil(t, nlink, "xfs_db: %s", nlinkOut)
+	n, _ := strconv.Atoi(nlink[1])
+	dir, base := filepath.Split(name)
+	listing := run(t, "xfs_db", "-r", "-f", "-c", "path /"+dir, "-c", "print", img)
+	entry := regexp.MustCompile(`(u3?\.sfdir[23]\.list\[\d+\])\.name = "` + regexp.QuoteMeta(base) + `"`).FindStringSubmatch(listing)
+	require.NotNil(t, entry, "xfs_db: no short-form entry %s in %s", base, listing)
+	run(t, "xfs_db", "-x", "-f", "-c", "path /"+dir, "-c", "write "+entry[1]+".inumber.i4 "+inode[1],
+		"-c", "path /"+target, "-c", fmt.Sprintf("write core.nlinkv2 %d", n+1), img)
+}
+
 // withoutMtimes is tree with every mtime zero: mkfs.xfs -p stamps each
 // file with the time it ran.
 func withoutMtimes(tree testtree.Tree) testtree.Tree {
@@ -457,8 +474,9 @@ func withoutMtimes(tree testtree.Tree) testtree.Tree {
 // capability the kernel wrote on the v5 tree copied in byte for byte,
 // exported, extracted onto XFS with curtin's command, equal that tree in
 // everything mkfs.xfs -p and xfs_db can write: names, types, modes,
-// owners, sizes, data, device numbers, link targets, xattrs (every
-// attribute but the mtime, which mkfs sets to its own clock).
+// owners, sizes, data, device numbers, link targets, hard links (made
+// by xfs_db), xattrs (every attribute but the mtime, which mkfs sets to
+// its own clock).
 func TestExportXFSv4(t *testing.T) {
 	testtool.RequireRoot(t)
 	testtool.Require(t, "mkfs.xfs", "xfs_db", "setfacl", "setcap")
@@ -478,8 +496,10 @@ func TestExportXFSv4(t *testing.T) {
 			fs := xfsImage(t, 512*mib, "-m", "crc=0,finobt=0,reflink=0,bigtime=0,inobtcount=0", "-i", "sparse=0", "-n", v.ftype, "-p", proto)
 			setV4Xattrs(t, fs, xattrs, v.attr2)
 			patchV4Values(t, fs, xattrs)
+			linkV4(t, fs, "dirB/linked-too", "dirA/linked")
 			checkV4Forms(t, fs)
-			_, got := exportAndExtract(t, asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format))
+			res, got := exportAndExtract(t, asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format))
+			assert.EqualValues(t, 1, res.Stats.Hardlinks)
 			// The target directory's own mtime is the extraction's.
 			testtree.AssertSame(t, want, withoutMtimes(xfsOracle(t, got)), ".")
 		})
