@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -354,6 +355,19 @@ func v4Source(t *testing.T, xattrs []v4Xattr) string {
 			writeFile(t, filepath.Join(src, d.name, fmt.Sprintf("%020d", i)), d.data, 0o644)
 		}
 	}
+	// mkfs.xfs -p writes holes as zeros: reshapeV4Extent makes them
+	// again, and an unwritten extent, afterwards.
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "v4holes"), 0o755))
+	f, err := os.Create(filepath.Join(src, "v4holes/sparse"))
+	require.NoError(t, err)
+	_, err = f.WriteAt(testtree.RandomBytes(rand.New(rand.NewPCG(5, 6)), 2*v4Block), v4HoleBlocks*v4Block)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(2*v4HoleBlocks*v4Block))
+	require.NoError(t, f.Close())
+	f, err = os.Create(filepath.Join(src, "v4holes/unwritten"))
+	require.NoError(t, err)
+	require.NoError(t, unix.Fallocate(int(f.Fd()), 0, 0, 16*v4Block))
+	require.NoError(t, f.Close())
 	writeFile(t, filepath.Join(src, "v4acl/acl"), "acl", 0o644)
 	run(t, "setfacl", "-m", "u:1234:r,g:4321:rw", filepath.Join(src, "v4acl/acl"))
 	require.NoError(t, os.Mkdir(filepath.Join(src, "v4acl/acldir"), 0o755))
@@ -437,6 +451,33 @@ func protoMode(t *testing.T, mode uint32) string {
 	return fmt.Sprintf("%s%s%s%03o", kind, setuid, setgid, mode&0o777)
 }
 
+// The v4 filesystems' block size (mkfs.xfs's default), and where the data
+// of v4holes/sparse starts, in blocks.
+const (
+	v4Block      = 4096
+	v4HoleBlocks = 256
+)
+
+// reshapeV4Extent rewrites the one extent of a file that mkfs.xfs -p wrote
+// whole (holes as zeros) to map only its blocks [first, first+n), and
+// marks it unwritten if asked: the holes and unwritten extents mkfs.xfs
+// -p cannot make. The blocks left out stay allocated to no file.
+func reshapeV4Extent(t *testing.T, img, path string, first, n int64, unwritten bool) {
+	out := run(t, "xfs_db", "-r", "-f", "-c", "path /"+path, "-c", "print core.nextents u", img)
+	m := regexp.MustCompile(`core.nextents = 1\n(?s:.*)0:\[0,(\d+),(\d+),0\]`).FindStringSubmatch(out)
+	require.NotNil(t, m, "%s is not one written extent: %s", path, out)
+	start, _ := strconv.ParseInt(m[1], 10, 64)
+	count, _ := strconv.ParseInt(m[2], 10, 64)
+	require.LessOrEqual(t, first+n, count, "%s: %s", path, out)
+	flag := 0
+	if unwritten {
+		flag = 1
+	}
+	run(t, "xfs_db", "-x", "-f", "-c", "path /"+path,
+		"-c", fmt.Sprintf("write u.bmx[0].startoff %d", first), "-c", fmt.Sprintf("write u.bmx[0].startblock %d", start+first),
+		"-c", fmt.Sprintf("write u.bmx[0].blockcount %d", n), "-c", fmt.Sprintf("write u.bmx[0].extentflag %d", flag), img)
+}
+
 // linkV4 makes name, the entry of a short-form directory, a hard link to
 // target, which mkfs.xfs -p cannot: xfs_db points the entry at target's
 // inode and raises its link count. The inode the entry named is left
@@ -474,8 +515,8 @@ func withoutMtimes(tree testtree.Tree) testtree.Tree {
 // capability the kernel wrote on the v5 tree copied in byte for byte,
 // exported, extracted onto XFS with curtin's command, equal that tree in
 // everything mkfs.xfs -p and xfs_db can write: names, types, modes,
-// owners, sizes, data, device numbers, link targets, hard links (made
-// by xfs_db), xattrs (every attribute but the mtime, which mkfs sets to
+// owners, sizes, data, device numbers, link targets, hard links, holes
+// and unwritten extents (made by xfs_db), xattrs (every attribute but the mtime, which mkfs sets to
 // its own clock).
 func TestExportXFSv4(t *testing.T) {
 	testtool.RequireRoot(t)
@@ -484,6 +525,8 @@ func TestExportXFSv4(t *testing.T) {
 	src := v4Source(t, xattrs)
 	xattrs = append(xattrs, v4KernelXattrs(t, src)...)
 	want := withoutMtimes(xfsOracle(t, src))
+	require.Equal(t, fmt.Sprintf("%d-%d", v4HoleBlocks*v4Block, (v4HoleBlocks+2)*v4Block), want["v4holes/sparse"].Data)
+	require.Empty(t, want["v4holes/unwritten"].Data, "an unwritten extent is a hole to SEEK_DATA")
 	proto := protofile(t, src)
 	for _, v := range []struct {
 		name, ftype, wrap, format string
@@ -497,6 +540,8 @@ func TestExportXFSv4(t *testing.T) {
 			setV4Xattrs(t, fs, xattrs, v.attr2)
 			patchV4Values(t, fs, xattrs)
 			linkV4(t, fs, "dirB/linked-too", "dirA/linked")
+			reshapeV4Extent(t, fs, "v4holes/sparse", v4HoleBlocks, 2, false)
+			reshapeV4Extent(t, fs, "v4holes/unwritten", 0, 16, true)
 			checkV4Forms(t, fs)
 			res, got := exportAndExtract(t, asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format))
 			assert.EqualValues(t, 1, res.Stats.Hardlinks)
