@@ -159,6 +159,11 @@ func TestExportXFSMatrix(t *testing.T) {
 			input := asFormat(t, wrapXFS(t, fs, v.wrap), 0, v.format)
 			res, got := exportAndExtract(t, input, v.mkfsArgs...)
 			assert.EqualValues(t, 1, res.Stats.SkippedSockets)
+			hardlinks := 1 // dirB/linked-too
+			if v.huge {
+				hardlinks += testtree.HugeDirEntries
+			}
+			assert.EqualValues(t, hardlinks, res.Stats.Hardlinks)
 			start = time.Now()
 			gotTree := xfsOracle(t, got) // the kernel's view again, on XFS
 			// Sockets are not archived (as GNU tar does); the target
