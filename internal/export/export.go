@@ -191,17 +191,19 @@ func openRoot(disk io.ReaderAt, root volume.Volume) (*mounttree.Tree, error) {
 }
 
 // hasOSRelease reports whether v holds a root filesystem with an
-// /etc/os-release, which tells a root among several candidates.
-func hasOSRelease(disk io.ReaderAt, v volume.Volume) bool {
+// /etc/os-release, which tells a root among several candidates; the error
+// is why a root filesystem could not be opened (an XFS log that needs
+// recovery), for the error that names no root.
+func hasOSRelease(disk io.ReaderAt, v volume.Volume) (bool, error) {
 	if !filesystem.HoldsRoot(v.Filesystem) {
-		return false
+		return false, nil
 	}
 	root, err := openRoot(disk, v)
 	if err != nil {
-		return false
+		return false, err
 	}
 	_, err = resolve(root, "/etc/os-release")
-	return err == nil
+	return err == nil, nil
 }
 
 // readFstab parses the root filesystem's /etc/fstab; none means nothing
@@ -294,7 +296,7 @@ func diskArchitecture(img *diskimage.Image, opts Options) (arch, why string) {
 	if err != nil {
 		return "", err.Error()
 	}
-	roles, err := volume.FindRoot(table, "", opts.Architecture, func(p volume.Volume) bool {
+	roles, err := volume.FindRootWith(table, "", opts.Architecture, func(p volume.Volume) (bool, error) {
 		return hasOSRelease(img, p)
 	})
 	if err != nil {

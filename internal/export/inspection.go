@@ -121,7 +121,7 @@ func inspectRootfs(img *diskimage.Image, reader io.ReaderAt, opts Options) (*Ins
 	for _, w := range table.Warnings {
 		opts.Log("warning: %s", w)
 	}
-	roles, err := volume.FindRoot(table, opts.RootPartition, opts.Architecture, func(p volume.Volume) bool {
+	roles, err := volume.FindRootWith(table, opts.RootPartition, opts.Architecture, func(p volume.Volume) (bool, error) {
 		return hasOSRelease(img, p)
 	})
 	if err != nil {

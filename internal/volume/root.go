@@ -82,16 +82,31 @@ type Roles struct {
 // rootLabels are the labels cloud images give their root filesystem.
 var rootLabels = []string{"cloudimg-rootfs", "root"}
 
-// FindRoot picks the root partition and any separate /boot partition.
+// RootProbe reports whether v holds a root filesystem with an
+// /etc/os-release; err is why v's filesystem could not be read at all (a
+// log that needs recovery, damage), which the error naming no root lists.
+type RootProbe func(v Volume) (found bool, err error)
+
+// FindRoot is FindRootWith for a probe that gives no reasons.
+func FindRoot(t *Table, want, arch string, hasOSRelease func(Volume) bool) (Roles, error) {
+	var probe RootProbe
+	if hasOSRelease != nil {
+		probe = func(v Volume) (bool, error) { return hasOSRelease(v), nil }
+	}
+	return FindRootWith(t, want, arch, probe)
+}
+
+// FindRootWith picks the root partition and any separate /boot partition.
 //
 // want selects the root by partition number ("2") or by GPT partition name
 // or filesystem label; "" finds it: the GPT root type for arch (a Debian,
 // MAAS or kernel architecture name; "" for any), else the partition named or
 // labelled cloudimg-rootfs or root, else the only volume whose filesystem
-// may hold a root (filesystem.HoldsRoot) for which hasOSRelease is true.
-// The EFI system partition is never root or boot. A root no registered
-// reader reads is refused with what each volume holds.
-func FindRoot(t *Table, want, arch string, hasOSRelease func(Volume) bool) (Roles, error) {
+// may hold a root (filesystem.HoldsRoot) for which hasOSRelease finds
+// one. The EFI system partition is never root or boot. A root no
+// registered reader reads is refused with what each volume holds, and why
+// those hasOSRelease could not read failed.
+func FindRootWith(t *Table, want, arch string, hasOSRelease RootProbe) (Roles, error) {
 	rootTypeSet, err := rootTypeFor(arch)
 	if err != nil {
 		return Roles{}, err
@@ -112,10 +127,26 @@ func FindRoot(t *Table, want, arch string, hasOSRelease func(Volume) bool) (Role
 	return roles, nil
 }
 
-func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease func(Volume) bool) (Volume, error) {
+func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease RootProbe) (Volume, error) {
 	candidates := rootCandidates(t)
 	if want != "" {
 		return pickWanted(t, candidates, want)
+	}
+	unreadable := map[string]error{} // volume title -> why its filesystem could not be read
+	holdsOSRelease := func(p Volume) bool {
+		switch {
+		case !filesystem.HoldsRoot(p.Filesystem):
+			return false
+		case t.Scheme == SchemeNone:
+			return true
+		case hasOSRelease == nil:
+			return false
+		}
+		found, err := hasOSRelease(p)
+		if err != nil {
+			unreadable[p.Title()] = err
+		}
+		return found
 	}
 	steps := []struct {
 		what  string
@@ -123,9 +154,7 @@ func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease f
 	}{
 		{"a Linux root partition type", func(p Volume) bool { return rootTypeSet[p.TypeGUID] }},
 		{"the label cloudimg-rootfs or root", hasRootLabel},
-		{"a filesystem holding /etc/os-release (" + filesystem.RootNames() + ")", func(p Volume) bool {
-			return filesystem.HoldsRoot(p.Filesystem) && (t.Scheme == SchemeNone || hasOSRelease != nil && hasOSRelease(p))
-		}},
+		{"a filesystem holding /etc/os-release (" + filesystem.RootNames() + ")", holdsOSRelease},
 	}
 	for _, s := range steps {
 		found := filter(candidates, s.match)
@@ -138,7 +167,12 @@ func pickRoot(t *Table, want string, rootTypeSet map[string]bool, hasOSRelease f
 			return Volume{}, listingError(t, fmt.Sprintf("%d partitions have %s, so the root partition is ambiguous", len(found), s.what))
 		}
 	}
-	return Volume{}, listingError(t, "no root partition found")
+	if len(unreadable) == 1 { // the root, most likely: say what keeps it from being read
+		for _, err := range unreadable {
+			return Volume{}, err
+		}
+	}
+	return Volume{}, listingErrorWith(t, "no root partition found", unreadable)
 }
 
 // rootCandidates leaves out the ESP and /boot partitions.
@@ -270,7 +304,11 @@ func filter(ps []Volume, keep func(Volume) bool) []Volume {
 	return out
 }
 
-func listingError(t *Table, problem string) error {
+func listingError(t *Table, problem string) error { return listingErrorWith(t, problem, nil) }
+
+// listingErrorWith is listingError that also says, for the volumes named
+// in unreadable (by Title), why their filesystem could not be read.
+func listingErrorWith(t *Table, problem string, unreadable map[string]error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s; set root_partition to the number, name or label of the root partition. The disk (%s) has:", problem, t.Scheme)
 	if len(t.Volumes) == 0 {
@@ -281,6 +319,8 @@ func listingError(t *Table, problem string) error {
 		b.WriteString(p.Describe())
 		if note := unreadableNote(p); note != "" {
 			b.WriteString(": " + note)
+		} else if err, ok := unreadable[p.Title()]; ok {
+			b.WriteString(": cannot be read: " + strings.TrimPrefix(err.Error(), p.Title()+": "))
 		}
 	}
 	return fmt.Errorf("%s", b.String())

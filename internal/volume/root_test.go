@@ -1,8 +1,10 @@
 package volume
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,6 +104,37 @@ func TestFindRootByOSRelease(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no root partition found; set root_partition")
 	assert.Contains(t, err.Error(), `partition 3, 20.0 MiB, Linux filesystem, ext4, label "data"`)
+}
+
+// TestFindRootSaysWhyACandidateCannotBeRead: a filesystem that may hold
+// the root but cannot be opened to look for /etc/os-release (an XFS log
+// that needs recovery, which its superblock does not show) is not "no
+// root": alone, its error is the error; with others, the listing says it.
+func TestFindRootSaysWhyACandidateCannotBeRead(t *testing.T) {
+	table := gptDisk(t,
+		testPart{num: 1, startMiB: 1, sizeMiB: 2, code: "ef02"},
+		testPart{num: 2, startMiB: 3, sizeMiB: 20, code: "8300", fs: filesystem.Ext4},
+		testPart{num: 3, startMiB: 23, sizeMiB: 20, code: "8300", fs: filesystem.Ext4, label: "data"},
+	)
+	dirty := errors.New("the log holds changes not yet written: shut the VM down cleanly")
+	unreadableOn := func(numbers ...int) RootProbe {
+		return func(p Volume) (bool, error) {
+			if slices.Contains(numbers, p.Number) {
+				return false, fmt.Errorf("%s: %w", p.Title(), dirty)
+			}
+			return false, nil
+		}
+	}
+	_, err := FindRootWith(table, "", "amd64", unreadableOn(3))
+	require.ErrorIs(t, err, dirty)
+	assert.Equal(t, "partition 3: the log holds changes not yet written: shut the VM down cleanly", err.Error())
+
+	_, err = FindRootWith(table, "", "amd64", unreadableOn(2, 3))
+	require.Error(t, err)
+	assert.Equal(t, `no root partition found; set root_partition to the number, name or label of the root partition. The disk (gpt) has:
+  partition 1, 2.0 MiB, BIOS boot, no known filesystem
+  partition 2, 20.0 MiB, Linux filesystem, ext4: cannot be read: the log holds changes not yet written: shut the VM down cleanly
+  partition 3, 20.0 MiB, Linux filesystem, ext4, label "data": cannot be read: the log holds changes not yet written: shut the VM down cleanly`, err.Error())
 }
 
 func TestFindRootAmbiguousLabelsAndTypes(t *testing.T) {

@@ -84,15 +84,18 @@ func TestV4Protofile(t *testing.T) {
 	want["remote"] = "-> " + long
 	add("null c--666 0 0 1 3")
 	add("fifo p--644 0 0")
+	// mkfs.xfs -p allocates each file's data between its directory's
+	// blocks: a directory of many non-empty files has dozens of extents,
+	// the btree form.
 	for _, d := range []struct {
-		name string
-		n    int
-	}{{"shortform", 3}, {"block", 30}, {"leaf", 300}, {"node", 3000}} {
+		name, data string
+		n          int
+	}{{"shortform", "", 3}, {"block", "", 30}, {"leaf", "", 300}, {"node", "", 3000}, {"btree", "x", 3000}} {
 		add(d.name + " d--755 0 0")
 		for i := range d.n {
 			name := fmt.Sprintf("entry-%020d", i)
-			add(name + " ---600 0 0 " + writeSrc("empty", nil))
-			want[d.name+"/"+name] = ""
+			add(name + " ---600 0 0 " + writeSrc("file-"+d.data, []byte(d.data)))
+			want[d.name+"/"+name] = d.data
 		}
 		add("$")
 		want[d.name] = "dir"
@@ -168,6 +171,9 @@ func checkV4(t *testing.T, fs *FS, want map[string]string) {
 		if got := dirForm(t, fs, form); got != form {
 			t.Errorf("/%s is in %s form", form, got)
 		}
+	}
+	if in := lookup(t, fs, "btree"); in.format != formatBtree {
+		t.Errorf("/btree has data fork format %d", in.format)
 	}
 	for p, w := range want {
 		if got[p] != w {

@@ -1,153 +1,25 @@
 package xfs
 
 import (
-	"bytes"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
-// hugeDirEntries is the size of the largest directory: enough for the
-// extent btree form on a 4 KiB-block filesystem.
-const hugeDirEntries = 100000
-
-// shapes writes, into a mounted XFS, one of each on-disk form this reader
-// decodes: directories in short form, block, leaf, node and btree form;
-// files with an inline extent list, an extent btree, unwritten extents and
-// holes; inline and remote symlinks; xattrs in short form, leaf and node
-// blocks, with remote values, and POSIX ACLs.
-func shapes(t testing.TB, root string, huge bool) {
-	t.Helper()
-	w := &writer{t: t, root: root, rnd: rand.New(rand.NewPCG(3, 4))}
-	w.dir("dirs/shortform", 3, 8)
-	w.dir("dirs/block", 30, 20)
-	w.dir("dirs/leaf", 300, 20)
-	w.dir("dirs/node", 3000, 20)
-	if huge {
-		start := time.Now()
-		w.file("dirs/target", []byte("linked 100000 times"))
-		w.mkdir("dirs/btree")
-		for i := range hugeDirEntries {
-			w.check(unix.Link(w.path("dirs/target"), w.path(fmt.Sprintf("dirs/btree/link-with-a-long-name-%06d", i))))
-		}
-		t.Logf("%d hard links in %v", hugeDirEntries, time.Since(start))
-	}
-
-	w.mkdir("dev")
-	w.check(unix.Mknod(w.path("dev/bigminor"), unix.S_IFCHR|0o600, int(unix.Mkdev(259, 1<<devMinorBits-1))))
-	w.file("files/small", []byte("small"))
-	w.file("files/random", testtree.RandomBytes(w.rnd, 3<<20+123))
-	// Shares the blocks of files/random where reflink is on.
-	command(t, "cp", "--reflink=auto", w.path("files/random"), w.path("files/reflinked"))
-	f := w.create("files/btree") // one block in two: many extents
-	for i := range int64(400) {
-		_, err := f.WriteAt(testtree.RandomBytes(w.rnd, 4096), i*8192)
-		w.check(err)
-	}
-	w.check(f.Close())
-	f = w.create("files/unwritten")
-	w.check(unix.Fallocate(int(f.Fd()), 0, 0, 1<<20))
-	_, err := f.WriteAt(bytes.Repeat([]byte("XY"), 4096), 256<<10)
-	w.check(err)
-	w.check(f.Close())
-	f = w.create("files/unwritten-past-eof")
-	w.check(unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, 1<<20))
-	_, err = f.WriteAt([]byte("head"), 0)
-	w.check(err)
-	w.check(f.Close())
-	f = w.create("files/sparse")
-	_, err = f.WriteAt([]byte("start"), 0)
-	w.check(err)
-	_, err = f.WriteAt([]byte("middle"), 512<<20)
-	w.check(err)
-	w.check(f.Truncate(1 << 30))
-	w.check(f.Close())
-
-	w.mkdir("links")
-	w.check(os.Symlink("short", w.path("links/inline")))
-	w.check(os.Symlink(strings.Repeat("remote/", 146), w.path("links/remote")))
-
-	w.file("xattrs/shortform", nil)
-	w.check(unix.Setxattr(w.path("xattrs/shortform"), "user.a", []byte("1"), 0))
-	w.check(unix.Setxattr(w.path("xattrs/shortform"), "security.selinux", []byte("system_u:object_r:etc_t:s0\x00"), 0))
-	w.check(unix.Setxattr(w.path("xattrs/shortform"), "trusted.t", []byte{0, 1, 2}, 0))
-	w.xattrs("xattrs/leaf", 5, 100)
-	w.xattrs("xattrs/node", 2000, 10)
-	w.file("xattrs/remote", nil)
-	w.check(unix.Setxattr(w.path("xattrs/remote"), "user.five-k", testtree.RandomBytes(w.rnd, 5000), 0))
-	w.check(unix.Setxattr(w.path("xattrs/remote"), "user.max", testtree.RandomBytes(w.rnd, 65536), 0))
-	w.check(unix.Setxattr(w.path("xattrs/remote"), "security.ima", testtree.RandomBytes(w.rnd, 300), 0))
-	w.file("xattrs/acl", []byte("acl"))
-	command(t, "setfacl", "-m", "u:1234:r,g:4321:rw", w.path("xattrs/acl"))
-	w.mkdir("xattrs/acldir")
-	command(t, "setfacl", "-d", "-m", "u:1234:rwx,g:5678:r", w.path("xattrs/acldir"))
-	command(t, "setfacl", "-m", "u:99:rx", w.path("xattrs/acldir"))
-	w.file("xattrs/caps", []byte("binary"))
-	command(t, "setcap", "cap_net_raw+ep", w.path("xattrs/caps"))
-}
-
-type writer struct {
-	t    testing.TB
-	root string
-	rnd  *rand.Rand
-}
-
-func (w *writer) path(name string) string { return filepath.Join(w.root, name) }
-
-func (w *writer) check(err error) {
-	w.t.Helper()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-func (w *writer) mkdir(name string) { w.check(os.MkdirAll(w.path(name), 0o755)) }
-
-func (w *writer) create(name string) *os.File {
-	w.mkdir(filepath.Dir(name))
-	f, err := os.Create(w.path(name))
-	w.check(err)
-	return f
-}
-
-func (w *writer) file(name string, data []byte) {
-	f := w.create(name)
-	_, err := f.Write(data)
-	w.check(err)
-	w.check(f.Close())
-}
-
-// dir makes a directory of n empty files with names of about nameLen bytes.
-func (w *writer) dir(name string, n, nameLen int) {
-	w.mkdir(name)
-	for i := range n {
-		w.file(fmt.Sprintf("%s/%0*d", name, nameLen, i), nil)
-	}
-}
-
-// xattrs makes a file with n user xattrs of size bytes.
-func (w *writer) xattrs(name string, n, size int) {
-	w.file(name, nil)
-	for i := range n {
-		w.check(unix.Setxattr(w.path(name), fmt.Sprintf("user.attribute-%05d", i), bytes.Repeat([]byte{byte('a' + i%26)}, size), 0))
-	}
-}
+// hugeDirEntries is the size of the largest directory the forms hold.
+const hugeDirEntries = testtree.HugeDirEntries
 
 // fill copies the metadata tree into a mounted filesystem and adds the
-// XFS shapes.
+// XFS on-disk forms.
 func fill(t testing.TB, tree, mnt string, huge bool) {
 	t.Helper()
 	command(t, "cp", "-a", tree+"/.", mnt+"/meta")
-	shapes(t, mnt, huge)
+	testtree.XFSForms(t, mnt, huge)
 }
 
 // metadataTree is testtree's metadata tree less what XFS cannot hold.

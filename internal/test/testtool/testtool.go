@@ -120,6 +120,7 @@ var debianPackages = map[string]string{
 	"vgcreate":            "lvm2",
 	"vgextend":            "lvm2",
 	"vgs":                 "lvm2",
+	"xfs_db":              "xfsprogs",
 	"xfs_io":              "xfsprogs",
 	"zcat":                "gzip",
 }
