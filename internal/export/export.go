@@ -74,6 +74,8 @@ type Options struct {
 	// Tar controls the tarball's contents (generalization, exclude,
 	// include); unused for ddgz.
 	Tar tarball.Options
+	// Sidecars are the files written next to the image (packages.go).
+	Sidecars Sidecars
 	// Progress, when set, is told the number of bytes the export expects
 	// to read from the image and returns the function that counts reads.
 	Progress func(total int64) (add func(n int64))
@@ -100,6 +102,7 @@ type Result struct {
 	Boot   *volume.Volume
 	Mounts []Mount
 	Stats  tarball.Stats
+	SidecarResult
 }
 
 // ImageSummary is the line that tells the user what was exported: the OS,
@@ -202,6 +205,10 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 		return Result{}, err
 	}
 	res.BaseImage, res.OS = detectOS(src)
+	packages, err := readPackages(src, opts)
+	if err != nil {
+		return Result{}, err
+	}
 
 	tarOpts := opts.Tar
 	if tarOpts.Log == nil {
@@ -216,6 +223,9 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 		return Result{}, err
 	}
 	res.Output = out
+	if err := res.finishSidecars(ctx, packages, opts); err != nil {
+		return Result{}, err
+	}
 	return res, nil
 }
 
@@ -303,6 +313,10 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err := requireArchitecture(arch, opts, why); err != nil {
 		return Result{}, err
 	}
+	packages, err := diskPackages(img, opts)
+	if err != nil {
+		return Result{}, err
+	}
 	allocated, err := img.Allocated()
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
@@ -321,7 +335,11 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Output: out, Filetype: FiletypeDDGZ, Architecture: arch}, nil
+	res := Result{Output: out, Filetype: FiletypeDDGZ, Architecture: arch}
+	if err := res.finishSidecars(ctx, packages, opts); err != nil {
+		return Result{}, err
+	}
+	return res, nil
 }
 
 // diskArchitecture reads a whole-disk image's architecture the way a tgz
