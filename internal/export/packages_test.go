@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,4 +132,28 @@ func TestFailedSidecarLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "only what was in the way: %v", entries)
 	assert.Equal(t, "img.tar.gz"+pkgdb.SPDXSuffix, entries[0].Name())
+}
+
+// TestSidecarsOfADDGZ: a whole-disk export reads the packages of the root
+// it finds, as a tgz export does; without a root it writes the checksum
+// file alone.
+func TestSidecarsOfADDGZ(t *testing.T) {
+	dir := t.TempDir()
+	output := filepath.Join(dir, "debian.dd.gz")
+	res, err := Run(context.Background(), Options{Input: testimage.Path(t), Output: output, Filetype: FiletypeDDGZ, Sidecars: allSidecars})
+	require.NoError(t, err)
+	assert.Equal(t, []string{output + pkgdb.ManifestSuffix, output + pkgdb.SPDXSuffix, output + pkgdb.ChecksumSuffix}, res.SidecarFiles)
+	require.NotNil(t, res.Packages)
+	assert.Greater(t, len(res.Packages.Packages), 100)
+
+	blank := filepath.Join(dir, "blank.raw")
+	require.NoError(t, os.WriteFile(blank, make([]byte, 4*mib), 0o644))
+	var said []string
+	output = filepath.Join(dir, "blank.dd.gz")
+	res, err = Run(context.Background(), Options{Input: blank, Output: output, Filetype: FiletypeDDGZ, Architecture: "amd64/generic",
+		Sidecars: allSidecars, Log: func(format string, args ...any) { said = append(said, fmt.Sprintf(format, args...)) }})
+	require.NoError(t, err)
+	assert.Equal(t, []string{output + pkgdb.ChecksumSuffix}, res.SidecarFiles)
+	assert.Nil(t, res.Packages)
+	assert.Contains(t, strings.Join(said, "\n"), "no manifest or SBOM for this disk image")
 }
