@@ -157,3 +157,21 @@ func TestSidecarsOfADDGZ(t *testing.T) {
 	assert.Nil(t, res.Packages)
 	assert.Contains(t, strings.Join(said, "\n"), "no manifest or SBOM for this disk image")
 }
+
+// TestCancelledSidecarsLeaveNothing: a build cancelled once the image is
+// complete but before the files beside it are written loses the image
+// too, as any cancelled export does.
+func TestCancelledSidecarsLeaveNothing(t *testing.T) {
+	dir := t.TempDir()
+	image := filepath.Join(dir, "img.tar.gz")
+	writeFile(t, image, "image", 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := Result{Output: tarball.Output{Path: image, SHA256: sha256File(t, image)}}
+	facts := &packageFacts{inv: &pkgdb.Inventory{Format: pkgdb.FormatDpkg, Packages: []pkgdb.Package{{Name: "a", ID: "a", Version: "1"}}}}
+	err := res.finishSidecars(ctx, facts, Options{Sidecars: allSidecars, Log: func(string, ...any) {}})
+	require.ErrorIs(t, err, context.Canceled)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
