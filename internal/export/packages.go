@@ -47,7 +47,7 @@ func readPackages(tree fstree.FS, opts Options) (*packageFacts, error) {
 	}
 	distro, err := pkgdb.OSReleaseID(tree)
 	if err != nil {
-		distro = ""
+		distro = "" // package URLs then take the database's own namespace
 	}
 	if inv.Format == "" {
 		opts.Log("no package database (dpkg, rpm, apk) in the image: its manifest and SBOM list no packages")
