@@ -175,3 +175,44 @@ func TestCancelledSidecarsLeaveNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries)
 }
+
+// TestManifestOfAnRPMImage: an image whose packages rpm installed (into
+// a sqlite rpmdb, as RHEL 9 and Fedora keep it) gets the manifest rpm -qa
+// lists of the tree curtin's tar extracts.
+func TestManifestOfAnRPMImage(t *testing.T) {
+	requireTool(t, "rpmbuild", "rpm", "mkfs.ext4", "sgdisk", "tar")
+	tree := ubuntuLikeTree(t)
+	top := t.TempDir()
+	var rpms []string
+	for _, p := range []struct{ name, epoch, arch string }{{"tiny-one", "", "noarch"}, {"tiny-two", "3", "x86_64"}} {
+		spec := "Name: " + p.name + "\nVersion: 1.0\nRelease: 2.el9\nSummary: tiny\nLicense: MIT\nBuildArch: " + p.arch + "\n"
+		if p.epoch != "" {
+			spec += "Epoch: " + p.epoch + "\n"
+		}
+		specPath := filepath.Join(top, p.name+".spec")
+		writeFile(t, specPath, spec+"%description\ntiny\n%files\n", 0o644)
+		run(t, "rpmbuild", "-bb", "--define", "_topdir "+top, "--target", p.arch, specPath)
+		rpms = append(rpms, filepath.Join(top, "RPMS", p.arch, p.name+"-1.0-2.el9."+p.arch+".rpm"))
+	}
+	db := []string{"--define", "_db_backend sqlite", "--dbpath", filepath.Join(tree, "var/lib/rpm")}
+	run(t, "rpm", append(db, "--initdb")...)
+	run(t, "rpm", append(append(db, "-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos"), rpms...)...)
+	disk := gptDisk(t, partSpec{num: 1, sizeMiB: 40, typ: "8300", name: "root", mkfs: ext4From(tree, "root")})
+
+	output := filepath.Join(t.TempDir(), "rocky.tar.gz")
+	res, err := Run(context.Background(), Options{Input: disk, Output: output, Filetype: FiletypeTGZ, Sidecars: allSidecars})
+	require.NoError(t, err)
+	require.NotNil(t, res.Packages)
+	assert.Equal(t, pkgdb.FormatRPM, res.Packages.Format)
+
+	target := extractLikeCurtin(t, output)
+	listed := run(t, "rpm", "--define", "_db_backend sqlite", "--dbpath", filepath.Join(target, "var/lib/rpm"),
+		"-qa", "--qf", `%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n`)
+	want := strings.Split(strings.TrimSpace(listed), "\n")
+	sort.Strings(want)
+	got, err := os.ReadFile(output + pkgdb.ManifestSuffix)
+	require.NoError(t, err)
+	require.Len(t, want, 2)
+	assert.Equal(t, strings.Join(want, "\n")+"\n", string(got), "the manifest is rpm -qa's list")
+	validateSPDX(t, output+pkgdb.SPDXSuffix)
+}
