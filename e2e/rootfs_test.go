@@ -58,7 +58,8 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.ElementsMatch(t, []string{"debian.tar.gz", "console.log"}, names, "the overlay, seed and UEFI vars must be gone")
+	assert.ElementsMatch(t, []string{"debian.tar.gz", "debian.tar.gz.manifest", "debian.tar.gz.spdx.json", "debian.tar.gz.sha256", "console.log"}, names,
+		"the image, the files beside it and the console log: the overlay, seed and UEFI vars must be gone")
 	leftovers, err := filepath.Glob(filepath.Join(tmp, "maas-*"))
 	require.NoError(t, err)
 	assert.Empty(t, leftovers, "temporary files left in TMPDIR")

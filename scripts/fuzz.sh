@@ -37,6 +37,7 @@ budget_for() {
 	FuzzParseDpkgStatus) echo 8000x ;;
 	FuzzParseApkInstalled | FuzzCompareVersions) echo 60000x ;;
 	FuzzReadRPMDatabase) echo 4000x ;;
+	FuzzDecodeRPMHeader) echo 200000x ;;
 	*)
 		echo "fuzz: $1 has no budget in scripts/fuzz.sh; using $default_budget" >&2
 		echo "$default_budget"

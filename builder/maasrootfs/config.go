@@ -34,6 +34,7 @@ type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
 	Comm                communicator.Config `mapstructure:",squash"`
 	exportcfg.Tarball   `mapstructure:",squash"`
+	exportcfg.Outputs   `mapstructure:",squash"`
 
 	// The cloud image to start from, qcow2 or raw: a URL or a local path.
 	// It is downloaded once into Packer's cache (`PACKER_CACHE_DIR`) and

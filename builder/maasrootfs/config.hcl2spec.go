@@ -73,6 +73,9 @@ type FlatConfig struct {
 	Include                   []exportcfg.FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
 	ClampMtime                *string                     `mapstructure:"clamp_mtime" cty:"clamp_mtime" hcl:"clamp_mtime"`
 	BootPartition             *string                     `mapstructure:"boot_partition" cty:"boot_partition" hcl:"boot_partition"`
+	Manifest                  *bool                       `mapstructure:"manifest" cty:"manifest" hcl:"manifest"`
+	SBOM                      *bool                       `mapstructure:"sbom" cty:"sbom" hcl:"sbom"`
+	ChecksumFile              *bool                       `mapstructure:"checksum_file" cty:"checksum_file" hcl:"checksum_file"`
 	ImageURL                  *string                     `mapstructure:"image_url" cty:"image_url" hcl:"image_url"`
 	ImageURLs                 []string                    `mapstructure:"image_urls" cty:"image_urls" hcl:"image_urls"`
 	ImageChecksum             *string                     `mapstructure:"image_checksum" required:"true" cty:"image_checksum" hcl:"image_checksum"`
@@ -173,6 +176,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"include":                      &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*exportcfg.FlatIncludeFile)(nil).HCL2Spec())},
 		"clamp_mtime":                  &hcldec.AttrSpec{Name: "clamp_mtime", Type: cty.String, Required: false},
 		"boot_partition":               &hcldec.AttrSpec{Name: "boot_partition", Type: cty.String, Required: false},
+		"manifest":                     &hcldec.AttrSpec{Name: "manifest", Type: cty.Bool, Required: false},
+		"sbom":                         &hcldec.AttrSpec{Name: "sbom", Type: cty.Bool, Required: false},
+		"checksum_file":                &hcldec.AttrSpec{Name: "checksum_file", Type: cty.Bool, Required: false},
 		"image_url":                    &hcldec.AttrSpec{Name: "image_url", Type: cty.String, Required: false},
 		"image_urls":                   &hcldec.AttrSpec{Name: "image_urls", Type: cty.List(cty.String), Required: false},
 		"image_checksum":               &hcldec.AttrSpec{Name: "image_checksum", Type: cty.String, Required: false},

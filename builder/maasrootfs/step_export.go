@@ -43,6 +43,9 @@ func newStepExport(c *Config, d driver) *stepExport {
 		BootPartition:    c.BootPartition,
 		Architecture:     c.Architecture,
 	}
+	if c.OutputFormat != formatQcow2 {
+		settings.Sidecars = c.Outputs.Sidecars()
+	}
 	if settings.Filetype == export.FiletypeTGZ {
 		settings.Tar = c.Tarball.Options()
 	}

@@ -26,6 +26,7 @@ type childJob struct {
 	Input, Output string
 	Filetype      maas.Filetype
 	Level         int
+	Sidecars      Sidecars
 }
 
 func TestMain(m *testing.M) {
@@ -43,7 +44,8 @@ func runChild(job string) int {
 	}
 	res, err := Run(context.Background(), Options{
 		Input: j.Input, Output: j.Output, Filetype: j.Filetype, CompressionLevel: j.Level,
-		Tar: tarball.Options{Generalize: tarball.DefaultGeneralize()},
+		Tar:      tarball.Options{Generalize: tarball.DefaultGeneralize()},
+		Sidecars: j.Sidecars,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -76,6 +76,8 @@ type Options struct {
 	// Tar controls the tarball's contents (generalization, exclude,
 	// include); unused for ddgz.
 	Tar tarball.Options
+	// Sidecars are the files written next to the image (packages.go).
+	Sidecars Sidecars
 	// Progress, when set, is told the number of bytes the export expects
 	// to read from the image and returns the function that counts reads.
 	Progress func(total int64) (add func(n int64))
@@ -102,6 +104,7 @@ type Result struct {
 	Boot   *volume.Volume
 	Mounts []Mount
 	Stats  tarball.Stats
+	SidecarResult
 }
 
 // ImageSummary is the line that tells the user what was exported: the OS,
@@ -164,6 +167,10 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 	}
 	res := Result{Filetype: FiletypeTGZ, Root: in.Root, Boot: in.Boot, Mounts: in.Mounts,
 		Architecture: in.Architecture, BaseImage: in.BaseImage, OS: in.OS}
+	packages, err := readPackages(in.Tree, opts)
+	if err != nil {
+		return Result{}, err
+	}
 
 	tarOpts := opts.Tar
 	if tarOpts.Log == nil {
@@ -178,6 +185,9 @@ func exportRootfs(ctx context.Context, img *diskimage.Image, opts Options) (Resu
 		return Result{}, err
 	}
 	res.Output = out
+	if err := res.finishSidecars(ctx, packages, opts); err != nil {
+		return Result{}, err
+	}
 	return res, nil
 }
 
@@ -267,6 +277,10 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err := requireArchitecture(arch, opts, why); err != nil {
 		return Result{}, err
 	}
+	packages, err := diskPackages(img, opts)
+	if err != nil {
+		return Result{}, err
+	}
 	allocated, err := img.Allocated()
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", opts.Input, err)
@@ -285,7 +299,11 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Output: out, Filetype: FiletypeDDGZ, Architecture: arch}, nil
+	res := Result{Output: out, Filetype: FiletypeDDGZ, Architecture: arch}
+	if err := res.finishSidecars(ctx, packages, opts); err != nil {
+		return Result{}, err
+	}
+	return res, nil
 }
 
 // diskArchitecture reads a whole-disk image's architecture the way a tgz

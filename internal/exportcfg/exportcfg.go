@@ -1,4 +1,4 @@
-//go:generate go run github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc mapstructure-to-hcl2 -type Tarball,IncludeFile
+//go:generate go run github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc mapstructure-to-hcl2 -type Tarball,IncludeFile,Outputs
 //go:generate go run github.com/hashicorp/packer-plugin-sdk/cmd/packer-sdc struct-markdown
 
 // Package exportcfg holds the tarball settings that the maas-export

@@ -38,6 +38,33 @@ func (*FlatIncludeFile) HCL2Spec() map[string]hcldec.Spec {
 	return s
 }
 
+// FlatOutputs is an auto-generated flat version of Outputs.
+// Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
+type FlatOutputs struct {
+	Manifest     *bool `mapstructure:"manifest" cty:"manifest" hcl:"manifest"`
+	SBOM         *bool `mapstructure:"sbom" cty:"sbom" hcl:"sbom"`
+	ChecksumFile *bool `mapstructure:"checksum_file" cty:"checksum_file" hcl:"checksum_file"`
+}
+
+// FlatMapstructure returns a new FlatOutputs.
+// FlatOutputs is an auto-generated flat version of Outputs.
+// Where the contents a fields with a `mapstructure:,squash` tag are bubbled up.
+func (*Outputs) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec } {
+	return new(FlatOutputs)
+}
+
+// HCL2Spec returns the hcl spec of a Outputs.
+// This spec is used by HCL to read the fields of Outputs.
+// The decoded values from this spec will then be applied to a FlatOutputs.
+func (*FlatOutputs) HCL2Spec() map[string]hcldec.Spec {
+	s := map[string]hcldec.Spec{
+		"manifest":      &hcldec.AttrSpec{Name: "manifest", Type: cty.Bool, Required: false},
+		"sbom":          &hcldec.AttrSpec{Name: "sbom", Type: cty.Bool, Required: false},
+		"checksum_file": &hcldec.AttrSpec{Name: "checksum_file", Type: cty.Bool, Required: false},
+	}
+	return s
+}
+
 // FlatTarball is an auto-generated flat version of Tarball.
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatTarball struct {

@@ -27,6 +27,10 @@ type Image struct {
 	Size         int64
 	Architecture string // like amd64/generic
 	BaseImage    string // like ubuntu/noble; "" when unknown
+	// Sidecars are the files written next to the image (manifest, SBOM,
+	// checksum file); Packages is the number of packages they list.
+	Sidecars []string
+	Packages int
 }
 
 // GeneratedDataNames are the generated data every Artifact carries, for
@@ -92,8 +96,8 @@ func (a *Artifact) setGenerated() {
 // BuilderId identifies the component that wrote the file.
 func (a *Artifact) BuilderId() string { return a.builderID }
 
-// Files is the image file.
-func (a *Artifact) Files() []string { return []string{a.Path} }
+// Files is the image file, then the files written next to it.
+func (a *Artifact) Files() []string { return append([]string{a.Path}, a.Sidecars...) }
 
 // Id is the file's path.
 func (a *Artifact) Id() string { return a.Path }
@@ -123,10 +127,12 @@ func (a *Artifact) State(name string) interface{} {
 	return v
 }
 
-// Destroy removes the file; a file already gone is no error.
+// Destroy removes the files; a file already gone is no error.
 func (a *Artifact) Destroy() error {
-	if err := os.Remove(a.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	for _, f := range a.Files() {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

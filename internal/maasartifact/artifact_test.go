@@ -13,6 +13,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
+	"github.com/c34478be/packer-plugin-maas/internal/pkgdb"
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
@@ -163,4 +164,28 @@ func ext4Disk(t *testing.T) string {
 	out, err := exec.Command("mkfs.ext4", "-q", "-L", "root", "-d", tree, disk, "8M").CombinedOutput()
 	require.NoError(t, err, "mkfs.ext4 (Debian package e2fsprogs): %s", out)
 	return disk
+}
+
+// TestSidecarsAreListedAfterTheImage: Packer's manifest post-processor
+// and users' pipelines see the files written next to the image; the
+// image comes first, and Destroy removes them all.
+func TestSidecarsAreListedAfterTheImage(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "img.tar.gz")
+	sidecars := []string{img + ".manifest", img + ".spdx.json", img + ".sha256"}
+	for _, f := range append([]string{img}, sidecars...) {
+		require.NoError(t, os.WriteFile(f, []byte("x"), 0o644))
+	}
+	res := export.Result{Output: tarball.Output{Path: img, SHA256: "ab12", Size: 1}, Filetype: export.FiletypeTGZ}
+	res.SidecarFiles = sidecars
+	res.Packages = &pkgdb.Inventory{Format: pkgdb.FormatDpkg, Packages: make([]pkgdb.Package, 312)}
+	a := maasartifact.FromResult(builderID, "", res, nil)
+	assert.Equal(t, append([]string{img}, sidecars...), a.Files())
+	assert.Equal(t, img, a.State(maasartifact.StatePath))
+	assert.Equal(t, 312, a.State(maasartifact.StatePackages))
+	assert.Equal(t, 312, maasartifact.FromState(a).Packages)
+	require.NoError(t, a.Destroy())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }

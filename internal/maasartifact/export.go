@@ -3,6 +3,7 @@ package maasartifact
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -52,7 +53,7 @@ func Run(ctx context.Context, ui packersdk.Ui, e Export) (*Artifact, export.Resu
 		ui.Error(fmt.Sprintf("Warning: architecture is set to %s, but the image's programs are %s; MAAS will deploy it as %s",
 			opts.Architecture, res.Architecture, arch))
 	}
-	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256))
+	ui.Say(fmt.Sprintf("Wrote %s: %d bytes in %s, sha256 %s%s", res.Path, res.Size, time.Since(start).Round(time.Millisecond), res.SHA256, sidecarSummary(res)))
 	if summary := res.ImageSummary(arch); summary != "" {
 		ui.Say(summary)
 	}
@@ -66,6 +67,27 @@ func FromResult(builderID, archSetting string, res export.Result, passOn interfa
 	img := Image{
 		Path: res.Path, Filetype: res.Filetype, SHA256: res.SHA256, Size: res.Size,
 		Architecture: Architecture(archSetting, res.Architecture), BaseImage: res.BaseImage,
+		Sidecars: res.SidecarFiles,
+	}
+	if res.Packages != nil {
+		img.Packages = len(res.Packages.Packages)
 	}
 	return New(builderID, img, passOn)
+}
+
+// sidecarSummary ends the "Wrote" line: the package count and the files
+// written next to the image.
+func sidecarSummary(res export.Result) string {
+	var s string
+	if inv := res.Packages; inv != nil {
+		format := inv.Format
+		if format == "" {
+			format = "no package database"
+		}
+		s = fmt.Sprintf("; %d packages (%s)", len(inv.Packages), format)
+	}
+	if len(res.SidecarFiles) > 0 {
+		s += "; wrote " + strings.Join(res.SidecarFiles, ", ")
+	}
+	return s
 }

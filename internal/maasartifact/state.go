@@ -26,6 +26,9 @@ const (
 	StateSHA256 = "maas.sha256"
 	// StateSize is the file's size in bytes (int64).
 	StateSize = "maas.size"
+	// StatePackages is the number of packages the image's manifest and
+	// SBOM list (int; 0 when none was written).
+	StatePackages = "maas.packages"
 )
 
 // state answers the State* keys; ok is false for any other name.
@@ -43,6 +46,8 @@ func (img Image) state(name string) (value interface{}, ok bool) {
 		return img.SHA256, true
 	case StateSize:
 		return img.Size, true
+	case StatePackages:
+		return img.Packages, true
 	}
 	return nil, false
 }
@@ -58,6 +63,7 @@ func FromState(a packersdk.Artifact) Image {
 		Size:         stateInt(a, StateSize),
 		Architecture: stateString(a, StateArchitecture),
 		BaseImage:    stateString(a, StateBaseImage),
+		Packages:     int(stateInt(a, StatePackages)),
 	}
 }
 

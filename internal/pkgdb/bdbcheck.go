@@ -1,7 +1,6 @@
 package pkgdb
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,8 +26,7 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // panics in a goroutine of its own (where no recover can reach): a value
 // index outside its page, an overflow chain through a page that is not an
 // overflow page (it retries that page forever), a chain that cycles or
-// leaves the file, a last page claiming more bytes than it holds. Files
-// of the other formats (sqlite, ndb) are left to the reader.
+// leaves the file, a last page claiming more bytes than it holds.
 func checkBerkeleyDB(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,9 +40,6 @@ func checkBerkeleyDB(path string) error {
 	head := make([]byte, 512)
 	if n, err := f.ReadAt(head, 0); n < 72 && err != nil {
 		return fmt.Errorf("no database header: %w", err)
-	}
-	if bytes.HasPrefix(head, sqliteMagic) || bytes.HasPrefix(head, []byte("RpmP")) {
-		return nil
 	}
 	var order binary.ByteOrder = binary.LittleEndian
 	switch {

@@ -45,9 +45,9 @@ func FuzzParseApkInstalled(f *testing.F) {
 }
 
 // FuzzReadRPMDatabase feeds go-rpmdb damaged databases in each format it
-// reads: seeds are a sqlite rpmdb rpm wrote and the Berkeley DB hash
-// db5.3_load wrote from the same headers (TestRPMBerkeleyDB), plus an ndb
-// magic. A panic in the reader's own goroutines would crash the target.
+// reads: seeds are a sqlite rpmdb rpm wrote, the Berkeley DB hash
+// db5.3_load wrote from the same headers (TestRPMBerkeleyDB) and an ndb
+// file of them (writeNDB). A panic in the reader's own goroutines would crash the target.
 func FuzzReadRPMDatabase(f *testing.F) {
 	for _, seed := range []string{"testdata/rpmdb-seed.sqlite", "testdata/rpmdb-seed.bdb"} {
 		data, err := os.ReadFile(seed)
@@ -58,6 +58,13 @@ func FuzzReadRPMDatabase(f *testing.F) {
 	}
 	f.Add([]byte("RpmP\x00\x00\x00\x00" + strings.Repeat("\x00", 4096)))
 	dir := f.TempDir()
+	ndb := filepath.Join(dir, "seed.ndb")
+	writeNDB(f, ndb, 1, []ndbSlot{{pkg: 1, blob: seedBlob(f)}, {pkg: 2, blob: seedBlob(f)}})
+	data, err := os.ReadFile(ndb)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "db")
 		if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -66,6 +73,20 @@ func FuzzReadRPMDatabase(f *testing.F) {
 		pkgs, err := ReadRPMDatabase(p)
 		if err == nil && len(pkgs) > len(data) {
 			t.Fatalf("%d packages from %d bytes", len(pkgs), len(data))
+		}
+	})
+}
+
+// FuzzDecodeRPMHeader: header blobs are decoded here, in the caller's
+// goroutine, with no allocation sized by their counts.
+func FuzzDecodeRPMHeader(f *testing.F) {
+	f.Add(seedBlob(f))
+	f.Add([]byte("\x00\x00\x00\x01\x00\x00\x00\xff"))
+	f.Add([]byte("\x7f\xff\xff\xff\x7f\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, blob []byte) {
+		p, err := decodeRPMHeader(blob)
+		if err == nil && (p.Name == "" || len(p.Name)+len(p.Vendor)+len(p.Source) > len(blob)) {
+			t.Fatalf("package %+v from %d bytes", p, len(blob))
 		}
 	})
 }

@@ -12,12 +12,15 @@
 //     (Packages.db, SUSE), under /usr/lib/sysimage/rpm or /var/lib/rpm;
 //   - apk: /lib/apk/db/installed (Alpine), parsed here.
 //
-// The rpm formats are read with github.com/knqyf263/go-rpmdb (v0.1.1, the
-// reader trivy uses; syft uses a fork of it): writing a Berkeley DB hash
-// reader, an ndb reader and a sqlite b-tree reader here would triple this
-// package for formats that reader already decodes, and it was checked
-// against databases rpm and Berkeley DB's own tools wrote (rpm_test.go).
-// Its costs, accepted:
+// The rpm database formats are read with github.com/knqyf263/go-rpmdb
+// (v0.1.1, the reader trivy uses; syft uses a fork of it): writing a
+// Berkeley DB hash reader, an ndb reader and a sqlite b-tree reader here
+// would triple this package for formats that reader already decodes, and
+// it was checked against databases rpm and Berkeley DB's own tools wrote
+// (rpm_test.go). Only its per-format readers are used; the header blobs
+// they return are decoded here (rpmheader.go), since its ListPackages
+// leaks the reader's goroutine at the first bad blob and sizes an index
+// by a blob's unchecked entry count. Its costs, accepted:
 //   - it opens host paths only, so the database (and a sqlite
 //     write-ahead log beside it, which may hold committed transactions)
 //     is first copied out of the tree into a private temporary directory,
@@ -28,9 +31,11 @@
 //     is most of the binary size this package costs: 4.8 MB of the 5.0 MB
 //     it adds to the plugin (43.0 MB before);
 //   - it decodes Berkeley DB and ndb pages in goroutines of its own, where
-//     a panic cannot be recovered; header blobs are decoded in the
-//     caller's goroutine, where a panic is recovered into an error naming
-//     the database. FuzzReadRPMDatabase runs it on damaged databases.
+//     a panic cannot be recovered, and trusts their counts: both files
+//     are checked first (bdbcheck.go, ndbcheck.go) so that it neither
+//     loops, panics nor allocates beyond the file; every entry it sends
+//     is received, so its goroutine always ends. FuzzReadRPMDatabase runs
+//     it on damaged databases.
 //
 // SPDX documents are written with github.com/spdx/tools-golang (its
 // v2.3 model and JSON writer, 0.1 MB with go-rpmdb's Berkeley DB and ndb

@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,10 @@ import (
 	"strconv"
 
 	_ "github.com/glebarez/go-sqlite" // the "sqlite" driver go-rpmdb's sqlite format opens
-	rpmdb "github.com/knqyf263/go-rpmdb/pkg"
+	rpmbdb "github.com/knqyf263/go-rpmdb/pkg/bdb"
+	rpmdbi "github.com/knqyf263/go-rpmdb/pkg/db"
+	rpmndb "github.com/knqyf263/go-rpmdb/pkg/ndb"
+	rpmsqlite "github.com/knqyf263/go-rpmdb/pkg/sqlite3"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
 )
@@ -90,52 +94,83 @@ func copyOut(f fstree.File, dst string) error {
 }
 
 // ReadRPMDatabase reads an rpmdb file of the host (any of the three
-// formats). A panic decoding a hostile header becomes an error.
+// formats). Berkeley DB and ndb files are checked first (checkBerkeleyDB,
+// checkNDB) for the shapes on which go-rpmdb's readers loop, panic in a
+// goroutine of their own or allocate beyond the file. Every entry the
+// reader sends is received, a bad one too, so that its goroutine always
+// ends; a panic decoding a header becomes an error.
 func ReadRPMDatabase(path string) (pkgs []Package, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pkgs, err = nil, fmt.Errorf("corrupt database: %v", r)
 		}
 	}()
-	if err := checkBerkeleyDB(path); err != nil {
-		return nil, err
-	}
-	db, err := rpmdb.Open(path)
+	db, err := openRPMDB(path)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = db.Close() }()
-	infos, err := db.ListPackages()
+	for entry := range db.Read() {
+		if err != nil {
+			continue // drain: the reader blocks until its entries are taken
+		}
+		if entry.Err != nil {
+			err = entry.Err
+			continue
+		}
+		var p Package
+		if p, err = decodeRPMHeader(entry.Value); err == nil {
+			pkgs = append(pkgs, rpmPackage(p))
+		}
+	}
 	if err != nil {
 		return nil, err
-	}
-	pkgs = make([]Package, 0, len(infos))
-	for _, info := range infos {
-		pkgs = append(pkgs, rpmPackage(info))
 	}
 	return pkgs, nil
 }
 
-func rpmPackage(info *rpmdb.PackageInfo) Package {
-	version := info.Version + "-" + info.Release
-	if info.Epoch != nil {
-		version = strconv.Itoa(*info.Epoch) + ":" + version
+// openRPMDB opens the file with go-rpmdb's reader of its format, after
+// checking it where that reader trusts it.
+func openRPMDB(path string) (rpmdbReader, error) {
+	head := make([]byte, len(sqliteMagic))
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	p := Package{
-		Name:            info.Name,
-		ID:              info.Name,
-		Version:         version,
-		Arch:            info.Arch,
-		UpstreamVersion: info.Version,
-		Release:         info.Release,
-		Vendor:          info.Vendor,
+	_, err = io.ReadFull(f, head)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("no database header: %w", err)
 	}
-	if info.Epoch != nil {
-		epoch := *info.Epoch
-		p.Epoch = &epoch
+	switch {
+	case bytes.Equal(head, sqliteMagic):
+		return rpmsqlite.Open(path)
+	case bytes.HasPrefix(head, ndbMagic):
+		if err := checkNDB(path); err != nil {
+			return nil, err
+		}
+		return rpmndb.Open(path)
+	default:
+		if err := checkBerkeleyDB(path); err != nil {
+			return nil, err
+		}
+		return rpmbdb.Open(path)
 	}
-	if info.SourceRpm != "(none)" {
-		p.Source = info.SourceRpm
+}
+
+// rpmdbReader is what go-rpmdb's readers of each format serve.
+type rpmdbReader = rpmdbi.RpmDBInterface
+
+// rpmPackage completes a package decoded from an rpm header: its version
+// as rpm -q shows it, and its ID.
+func rpmPackage(p Package) Package {
+	p.ID = p.Name
+	p.Version = p.UpstreamVersion + "-" + p.Release
+	if p.Epoch != nil {
+		p.Version = strconv.Itoa(*p.Epoch) + ":" + p.Version
+	}
+	if p.Source == "(none)" {
+		p.Source = ""
 	}
 	return p
 }

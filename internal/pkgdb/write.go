@@ -1,7 +1,6 @@
 package pkgdb
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 )
 
 // File name suffixes of what is written next to an image.
@@ -19,37 +20,13 @@ const (
 	ChangesSuffix  = ".changes"
 )
 
-// WriteFileAtomic writes path through write: into a temporary file in the
-// same directory, synced and renamed over path only when write succeeded,
-// so that path is never seen half-written and a failure leaves no file.
-func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriter(tmp)
-	if err := write(w); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+// WriteFileAtomic writes path through write as the image beside it is
+// written (tarball.WriteFile): into a locked temporary file in the same
+// directory, synced and renamed over path only when write succeeded, so
+// that path is never seen half-written, a failure leaves no file, and the
+// temporary file of a run killed meanwhile is removed by the next one.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	return tarball.WriteFile(path, write)
 }
 
 // WriteManifest writes the packages as Ubuntu's cloud-image manifests

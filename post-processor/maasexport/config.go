@@ -73,6 +73,8 @@ type Config struct {
 	// The tarball settings maas-rootfs shares: skip_generalize, exclude,
 	// include, clamp_mtime.
 	exportcfg.Tarball `mapstructure:",squash"`
+	// The files written next to the image: manifest, sbom, checksum_file.
+	exportcfg.Outputs `mapstructure:",squash"`
 
 	ctx interpolate.Context
 }

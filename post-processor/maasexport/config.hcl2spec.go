@@ -31,6 +31,9 @@ type FlatConfig struct {
 	Include             []exportcfg.FlatIncludeFile `mapstructure:"include" cty:"include" hcl:"include"`
 	ClampMtime          *string                     `mapstructure:"clamp_mtime" cty:"clamp_mtime" hcl:"clamp_mtime"`
 	BootPartition       *string                     `mapstructure:"boot_partition" cty:"boot_partition" hcl:"boot_partition"`
+	Manifest            *bool                       `mapstructure:"manifest" cty:"manifest" hcl:"manifest"`
+	SBOM                *bool                       `mapstructure:"sbom" cty:"sbom" hcl:"sbom"`
+	ChecksumFile        *bool                       `mapstructure:"checksum_file" cty:"checksum_file" hcl:"checksum_file"`
 }
 
 // FlatMapstructure returns a new FlatConfig.
@@ -65,6 +68,9 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"include":                    &hcldec.BlockListSpec{TypeName: "include", Nested: hcldec.ObjectSpec((*exportcfg.FlatIncludeFile)(nil).HCL2Spec())},
 		"clamp_mtime":                &hcldec.AttrSpec{Name: "clamp_mtime", Type: cty.String, Required: false},
 		"boot_partition":             &hcldec.AttrSpec{Name: "boot_partition", Type: cty.String, Required: false},
+		"manifest":                   &hcldec.AttrSpec{Name: "manifest", Type: cty.Bool, Required: false},
+		"sbom":                       &hcldec.AttrSpec{Name: "sbom", Type: cty.Bool, Required: false},
+		"checksum_file":              &hcldec.AttrSpec{Name: "checksum_file", Type: cty.Bool, Required: false},
 	}
 	return s
 }

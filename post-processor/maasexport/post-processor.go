@@ -66,6 +66,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 			BootPartition:    c.BootPartition,
 			Architecture:     c.Architecture,
 			Tar:              c.tarOptions(),
+			Sidecars:         c.Outputs.Sidecars(),
 		},
 		BuilderID:    BuilderID,
 		ProgressName: filepath.Base(input),

@@ -99,7 +99,7 @@ func TestPostProcessWritesTheArtifact(t *testing.T) {
 	assert.False(t, keep, "the disk image is the input artifact Packer removes unless keep_input_artifact is set")
 	assert.False(t, force)
 	want := filepath.Join(work, "web.tar.gz")
-	assert.Equal(t, []string{want}, art.Files())
+	assert.Equal(t, []string{want, want + ".manifest", want + ".spdx.json", want + ".sha256"}, art.Files(), "the image, then the files beside it")
 	assert.NoFileExists(t, filepath.Join(filepath.Dir(disk), "web.tar.gz"))
 	assert.FileExists(t, want)
 	assert.Equal(t, "ubuntu/noble", art.State(maasartifact.StateBaseImage))
@@ -243,7 +243,7 @@ func TestPostProcessOutputDirectory(t *testing.T) {
 		require.NoError(t, p.Configure(map[string]interface{}{"packer_build_name": "web", "output": output}))
 		art, _, _, err := p.PostProcess(context.Background(), &packersdk.MockUi{}, &packersdk.MockArtifact{FilesValue: []string{disk}})
 		require.NoError(t, err, output)
-		assert.Equal(t, []string{want}, art.Files())
+		assert.Equal(t, want, art.Files()[0])
 		assert.FileExists(t, want)
 	}
 }
@@ -310,7 +310,7 @@ func TestPostProcessWarnsOfAnOutputPackerDeletes(t *testing.T) {
 	art, _, _, err := p.PostProcess(context.Background(), ui, qemu)
 	require.NoError(t, err)
 	assert.Empty(t, ui.ErrorMessage)
-	assert.Equal(t, []string{filepath.Join(build, "web.tar.gz")}, art.Files())
+	assert.Equal(t, filepath.Join(build, "web.tar.gz"), art.Files()[0])
 	require.NoError(t, os.RemoveAll(outputDir), "what the qemu builder's artifact does")
 	assert.FileExists(t, filepath.Join(build, "web.tar.gz"))
 }

@@ -306,3 +306,25 @@ func TestConfigureRefusesRetries(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "retries")
 }
+
+// TestRequestTakesTheImageNotItsSidecars: maas-export and maas-rootfs list
+// the manifest, SBOM and checksum file among their artifact's files;
+// maas-upload uploads the image the state names, wherever it is listed.
+func TestRequestTakesTheImageNotItsSidecars(t *testing.T) {
+	path, sum := writeFile(t, []byte("image"))
+	sidecars := []string{path + ".manifest", path + ".spdx.json", path + ".sha256"}
+	made := maasartifact.New("test.producer", maasartifact.Image{
+		Path: path, Filetype: "tgz", SHA256: sum, Size: 5, Architecture: "amd64/generic", Sidecars: sidecars,
+	}, nil)
+	sidecarFirst := (&fakeArtifact{files: append(append([]string{}, sidecars...), path), state: map[string]interface{}{}}).
+		with(maasartifact.StatePath, path).with(maasartifact.StateFiletype, "tgz").with(maasartifact.StateSHA256, sum).with(maasartifact.StateSize, int64(5))
+	var p PostProcessor
+	require.NoError(t, p.Configure(validSettings()))
+	for _, in := range []packersdk.Artifact{made, sidecarFirst} {
+		require.Len(t, in.Files(), 4)
+		req, err := p.request(in)
+		require.NoError(t, err)
+		assert.Equal(t, path, req.Path)
+		assert.Equal(t, sum, req.SHA256)
+	}
+}
