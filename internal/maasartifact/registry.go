@@ -2,6 +2,7 @@ package maasartifact
 
 import (
 	"os"
+	"path/filepath"
 
 	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 )
@@ -10,7 +11,8 @@ import (
 const LocalRegion = "local"
 
 // RegistryImage is what HCP Packer records of the file (a build with an
-// hcp_packer_registry block asks for it): the path as the image id, under
+// hcp_packer_registry block asks for it): its absolute path (maas-rootfs's
+// output_directory may be relative) as the image id, under
 // the component's builder id as provider, and its digest and MAAS
 // metadata as labels. The region is the host's name, because a path means
 // something only on the machine that wrote it, and CI fans builds out
@@ -27,10 +29,18 @@ func (a *Artifact) RegistryImage() *registryimage.Image {
 	}
 	// FromArtifact fails only for a nil artifact.
 	img, _ := registryimage.FromArtifact(a,
+		registryimage.WithID(absolute(a.Path)),
 		registryimage.WithRegion(hostRegion()),
 		registryimage.SetLabels(NonEmpty(labels)),
 	)
 	return img
+}
+
+func absolute(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func hostRegion() string {
