@@ -25,7 +25,7 @@ func TestDescribeReportsProtocolAndVersion(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(out, &d), "describe printed %s", out)
 	assert.Equal(t, packertest.APIVersion, d.APIVersion)
-	assert.Equal(t, "0.6.4", d.SDKVersion)
+	assert.Equal(t, "0.6.6", d.SDKVersion)
 	assert.Regexp(t, `^\d+\.\d+\.\d+(-dev)?$`, d.Version)
 }
 

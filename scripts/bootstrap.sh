@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing the plugin needs, idempotently:
 #   - Debian packages (when root; otherwise names the missing ones and fails)
-#   - stock Packer 1.9.4, built from the Go module proxy, when no Packer >= 1.9
-#     is on PATH
+#   - stock Packer 1.9.4, built from the Go module proxy, when no Packer 1.9
+#     is on PATH (.tools/bin/packer: the whole e2e suite; it bundles the qemu
+#     builder), and Packer 1.14.3, the newest the proxy serves, always built
+#     (.tools/bin/packer-1.14: the e2e subset that runs under current Packer)
 #   - golangci-lint and actionlint (the GitHub workflows' linter) at pinned
 #     versions
 #   - goreleaser at a pinned version (only when asked: `goreleaser`)
@@ -15,6 +17,7 @@ root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_bin="${root_dir}/.tools/bin"
 cache_bin="${PACKER_MAAS_CACHE:-${HOME}/.cache/packer-plugin-maas}/tools"
 packer_version="v1.9.4"
+packer_current_version="v1.14.3"
 golangci_lint_version="v2.6.2"
 actionlint_version="v1.7.12"
 goreleaser_version="v2.12.0"
@@ -56,42 +59,63 @@ install_apt() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# packer_ok PATH: true when PATH is a Packer of version 1.9 or newer.
-packer_ok() {
-	local v
-	v="$("$1" version 2>/dev/null | head -n1 | sed -n 's/^Packer v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')"
-	[ -n "$v" ] || return 1
-	local major minor
-	read -r major minor <<<"$v"
-	[ "$major" -gt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -ge 9 ]; }
+# packer_1_9 PATH: true when PATH is a Packer 1.9, the last release that
+# bundles the qemu builder the whole e2e suite uses (GitHub's runners, for
+# one, have a newer Packer on PATH, which would not do).
+packer_1_9() {
+	"$1" version 2>/dev/null | head -n1 | grep -q '^Packer v1\.9\.'
 }
 
 install_packer() {
-	if [ -x "${tools_bin}/packer" ] && packer_ok "${tools_bin}/packer"; then
+	if [ -x "${tools_bin}/packer" ] && packer_1_9 "${tools_bin}/packer"; then
 		return
 	fi
 	mkdir -p "$tools_bin"
 	local found
-	if found="$(command -v packer)" && packer_ok "$found"; then
+	if found="$(command -v packer)" && packer_1_9 "$found"; then
 		ln -sf "$found" "${tools_bin}/packer"
 		return
 	fi
-	local cached="${cache_bin}/packer-${packer_version}"
-	if ! [ -x "$cached" ]; then
-		log "building stock Packer ${packer_version} from the Go module proxy (2-4 minutes)"
-		local work
-		work="$(mktemp -d)"
-		(
-			cd "$work"
-			go mod init packer-build >/dev/null 2>&1
-			GOFLAGS=-mod=mod go get "github.com/hashicorp/packer@${packer_version}" >/dev/null 2>&1
-			go build -o "${work}/packer" github.com/hashicorp/packer
-		) || { rm -rf "$work"; exit 1; }
-		mkdir -p "$cache_bin"
-		mv "${work}/packer" "$cached"
-		rm -rf "$work"
-	fi
-	ln -sf "$cached" "${tools_bin}/packer"
+	build_packer "$packer_version"
+	ln -sf "${cache_bin}/packer-${packer_version}" "${tools_bin}/packer"
+}
+
+# install_packer_current links the pinned current Packer as
+# .tools/bin/packer-<major.minor>, whatever Packer is on PATH: the e2e
+# subset must run this exact version.
+install_packer_current() {
+	build_packer "$packer_current_version"
+	local minor="${packer_current_version#v}"
+	minor="${minor%.*}"
+	mkdir -p "$tools_bin"
+	ln -sf "${cache_bin}/packer-${packer_current_version}" "${tools_bin}/packer-${minor}"
+}
+
+# build_packer VERSION builds stock Packer from the Go module proxy into the
+# cache as packer-VERSION, once. Packer 1.10 and later need the go-cty fork
+# their own go.mod replaces (a dependency's replace does not apply here).
+build_packer() {
+	local version="$1" cached="${cache_bin}/packer-$1"
+	[ -x "$cached" ] && return
+	log "building stock Packer ${version} from the Go module proxy (2-4 minutes)"
+	local work
+	work="$(mktemp -d)"
+	(
+		cd "$work"
+		go mod init packer-build >/dev/null 2>&1
+		case "$version" in
+		v1.9.*) ;;
+		*) go mod edit -replace github.com/zclconf/go-cty=github.com/nywilken/go-cty@v1.13.3 ;;
+		esac
+		GOFLAGS=-mod=mod go get "github.com/hashicorp/packer@${version}" >/dev/null 2>&1
+		go build -o "${work}/packer" github.com/hashicorp/packer
+	) || { rm -rf "$work"; log "building Packer ${version} failed"; exit 1; }
+	mkdir -p "$cache_bin"
+	# Copied under a temporary name in the cache's file system, then renamed,
+	# so an interrupted copy leaves no executable that passes the -x test.
+	cp "${work}/packer" "${cached}.tmp.$$"
+	mv "${cached}.tmp.$$" "$cached"
+	rm -rf "$work"
 }
 
 install_lint() {
@@ -162,10 +186,10 @@ main() {
 	for w in "${what[@]}"; do
 		case "$w" in
 		apt) install_apt ;;
-		packer) install_packer ;;
+		packer) install_packer; install_packer_current ;;
 		lint) install_lint ;;
 		goreleaser) install_goreleaser ;;
-		all) install_apt; install_packer; install_lint ;;
+		all) install_apt; install_packer; install_packer_current; install_lint ;;
 		*) log "unknown part '$w' (want apt, packer, lint, goreleaser or all)"; exit 2 ;;
 		esac
 	done

@@ -16,6 +16,8 @@ import (
 	"os"
 	"strings"
 
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
+
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
 )
 
@@ -112,11 +114,13 @@ func (a *Artifact) String() string {
 }
 
 // State answers the maas.* keys maas-upload reads (diskName instead for
-// a disk image), and the generated data.
+// a disk image), the generated data and HCP Packer's registry image.
 func (a *Artifact) State(name string) interface{} {
 	switch {
 	case name == "generated_data":
 		return a.generated
+	case name == registryimage.ArtifactStateURI:
+		return a.RegistryImage()
 	case a.DiskFormat != "":
 		if name == "diskName" {
 			return a.Path

@@ -71,7 +71,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, ui packersdk.Ui, in pac
 	}
 	artifact := &Artifact{
 		MAASURL: p.config.MAASURL, ResourceID: res.ID, Name: req.Name, Architecture: req.Architecture,
-		Version: version, SHA256: req.SHA256, Size: req.Size,
+		Filetype: string(req.Filetype), BaseImage: req.BaseImage, Version: version, SHA256: req.SHA256, Size: req.Size,
 	}
 	ui.Say(fmt.Sprintf("Uploaded: MAAS boot resource %d, %s (%s), sha256 %s", res.ID, req.Name, req.Architecture, req.SHA256))
 	ui.Say("Deploy it with: " + deployCommand(req.Name))

@@ -54,19 +54,45 @@ func ModuleRoot(t testing.TB) string {
 	}
 }
 
-// Packer returns the stock Packer binary: $PACKER_BIN, else the one
-// scripts/bootstrap.sh put in .tools/bin.
-func Packer(t testing.TB) string {
+// Release is one stock Packer the tests run: the binary its environment
+// variable names (the Makefile sets it), else the link scripts/bootstrap.sh
+// made in .tools/bin.
+type Release struct {
+	Version string // the version scripts/bootstrap.sh builds
+	EnvVar  string // names the binary
+	Tool    string // its name in .tools/bin
+	// InstallsPlugins says `packer plugins install --path` exists (Packer
+	// 1.10 and later): Envs install the plugin with it, as users do.
+	InstallsPlugins bool
+}
+
+var (
+	// Packer19 runs the whole e2e suite: it bundles the stock qemu builder.
+	// PACKER_BIN may name any Packer from 1.9 on.
+	Packer19 = Release{Version: "1.9.4", EnvVar: "PACKER_BIN", Tool: "packer"}
+	// Packer114 is the newest Packer the Go module proxy serves. It bundles
+	// no plugins, so it runs the subset that needs none but this one.
+	Packer114 = Release{Version: "1.14.3", EnvVar: "PACKER_1_14_BIN", Tool: "packer-1.14", InstallsPlugins: true}
+)
+
+// Path returns the release's binary; a missing one fails the test.
+func (r Release) Path(t testing.TB) string {
 	t.Helper()
-	testtool.RequireAcceptance(t, "stock Packer")
-	if p := os.Getenv("PACKER_BIN"); p != "" {
+	testtool.RequireAcceptance(t, "stock Packer "+r.Version)
+	if p := os.Getenv(r.EnvVar); p != "" {
 		return p
 	}
-	p := filepath.Join(ModuleRoot(t), ".tools", "bin", "packer")
+	p := filepath.Join(ModuleRoot(t), ".tools", "bin", r.Tool)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("packertest: stock Packer not found at %s and PACKER_BIN is not set; run `scripts/bootstrap.sh packer` (or `make tools`)", p)
+		t.Fatalf("packertest: stock Packer %s not found at %s and %s is not set; run `scripts/bootstrap.sh packer` (or `make tools`)", r.Version, p, r.EnvVar)
 	}
 	return p
+}
+
+// Packer returns the default stock Packer binary, Packer19's.
+func Packer(t testing.TB) string {
+	t.Helper()
+	return Packer19.Path(t)
 }
 
 var plugin struct {
@@ -175,17 +201,34 @@ func copyExecutable(src, dst string) (sha256Hex string, err error) {
 // log, isolated from the user's configuration.
 type Env struct {
 	t          testing.TB
+	Release    Release  // the Packer that runs
 	Dir        string   // where packer runs; templates go here
 	PluginPath string   // PACKER_PLUGIN_PATH
 	ExtraEnv   []string // added to every run, e.g. MAAS_URL=...
 	runs       int
 }
 
-// New returns an Env whose directory holds copies of the given template
-// files (paths relative to the test's package directory).
+// New returns an Env of Packer19 whose directory holds copies of the given
+// template files (paths relative to the test's package directory).
 func New(t testing.TB, templates ...string) *Env {
 	t.Helper()
-	e := &Env{t: t, Dir: t.TempDir(), PluginPath: InstallPlugin(t)}
+	return NewFor(t, Packer19, templates...)
+}
+
+// NewFor is New for the given Packer release. Releases that have `packer
+// plugins install --path` install the plugin with it (the run is the
+// Env's first, packer-1-plugins.log); the others get the layout `packer
+// init` writes (Install).
+func NewFor(t testing.TB, r Release, templates ...string) *Env {
+	t.Helper()
+	e := &Env{t: t, Release: r, Dir: t.TempDir()}
+	if r.InstallsPlugins {
+		bin, _ := PluginBinary(t)
+		e.PluginPath = t.TempDir()
+		e.MustRun("plugins", "install", "--path", bin, PluginSource)
+	} else {
+		e.PluginPath = InstallPlugin(t)
+	}
 	for _, tpl := range templates {
 		data, err := os.ReadFile(tpl)
 		if err != nil {
@@ -223,13 +266,13 @@ func (r Result) Log() string {
 	return string(data)
 }
 
-// Run runs stock Packer with args in the Env and returns what happened,
+// Run runs the Env's stock Packer with args in the Env and returns what happened,
 // whatever the exit code.
 func (e *Env) Run(args ...string) Result {
 	e.t.Helper()
 	e.runs++
 	res := Result{Args: args, LogPath: filepath.Join(e.Dir, fmt.Sprintf("packer-%d-%s.log", e.runs, args[0]))}
-	cmd := exec.Command(Packer(e.t), args...)
+	cmd := exec.Command(e.Release.Path(e.t), args...)
 	cmd.Dir = e.Dir
 	cmd.Env = append(os.Environ(),
 		"PACKER_PLUGIN_PATH="+e.PluginPath,
