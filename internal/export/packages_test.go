@@ -31,6 +31,28 @@ func exportTestImage(t *testing.T, output string, sidecars Sidecars) (Result, er
 	})
 }
 
+// dpkgDisk is a small GPT disk whose ext4 root has a dpkg database of two
+// packages: the tests of the files' life cycle need an inventory, not the
+// whole test image, whose exports take minutes under the race detector.
+func dpkgDisk(t *testing.T) string {
+	t.Helper()
+	tree := ubuntuLikeTree(t)
+	writeFile(t, filepath.Join(tree, "var/lib/dpkg/status"), strings.Join([]string{
+		"Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 13ubuntu10\n",
+		"Package: tiny\nStatus: install ok installed\nArchitecture: all\nVersion: 1.0-1\n",
+	}, "\n"), 0o644)
+	return gptDisk(t, partSpec{num: 1, sizeMiB: 40, typ: "8304", name: "root", mkfs: ext4From(tree, "root")})
+}
+
+// exportDpkgDisk exports disk (from dpkgDisk) as a tgz to output.
+func exportDpkgDisk(disk, output string, sidecars Sidecars) (Result, error) {
+	return Run(context.Background(), Options{
+		Input: disk, Output: output, Filetype: FiletypeTGZ,
+		Tar:      tarball.Options{Generalize: tarball.DefaultGeneralize()},
+		Sidecars: sidecars,
+	})
+}
+
 // TestSidecarsOfTheTestImage: the manifest is what dpkg-query lists of the
 // tree curtin's tar extracts from the image, sha256sum -c accepts the
 // checksum file, and the SBOM validates against SPDX 2.3's schema and
@@ -105,10 +127,11 @@ jsonschema.validators.validator_for(schema)(schema).validate(json.load(open(sys.
 // TestSidecarsOff: with the settings off no file is written next to the
 // image, and those an earlier export to the same path left are removed.
 func TestSidecarsOff(t *testing.T) {
+	disk := dpkgDisk(t)
 	output := filepath.Join(t.TempDir(), "img.tar.gz")
-	_, err := exportTestImage(t, output, allSidecars)
+	_, err := exportDpkgDisk(disk, output, allSidecars)
 	require.NoError(t, err)
-	res, err := exportTestImage(t, output, Sidecars{})
+	res, err := exportDpkgDisk(disk, output, Sidecars{})
 	require.NoError(t, err)
 	assert.Empty(t, res.SidecarFiles)
 	assert.Nil(t, res.Packages, "no inventory is read for nothing")
@@ -125,7 +148,7 @@ func TestFailedSidecarLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	output := filepath.Join(dir, "img.tar.gz")
 	require.NoError(t, os.MkdirAll(filepath.Join(output+pkgdb.SPDXSuffix, "in-the-way"), 0o755))
-	_, err := exportTestImage(t, output, allSidecars)
+	_, err := exportDpkgDisk(dpkgDisk(t), output, allSidecars)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), output+pkgdb.SPDXSuffix)
 	entries, err := os.ReadDir(dir)
@@ -140,11 +163,11 @@ func TestFailedSidecarLeavesNothing(t *testing.T) {
 func TestSidecarsOfADDGZ(t *testing.T) {
 	dir := t.TempDir()
 	output := filepath.Join(dir, "debian.dd.gz")
-	res, err := Run(context.Background(), Options{Input: testimage.Path(t), Output: output, Filetype: FiletypeDDGZ, Sidecars: allSidecars})
+	res, err := Run(context.Background(), Options{Input: dpkgDisk(t), Output: output, Filetype: FiletypeDDGZ, Sidecars: allSidecars})
 	require.NoError(t, err)
 	assert.Equal(t, []string{output + pkgdb.ManifestSuffix, output + pkgdb.SPDXSuffix, output + pkgdb.ChecksumSuffix}, res.SidecarFiles)
 	require.NotNil(t, res.Packages)
-	assert.Greater(t, len(res.Packages.Packages), 100)
+	assert.Len(t, res.Packages.Packages, 2)
 
 	blank := filepath.Join(dir, "blank.raw")
 	require.NoError(t, os.WriteFile(blank, make([]byte, 4*mib), 0o644))
