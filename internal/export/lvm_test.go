@@ -2,11 +2,9 @@ package export
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c34478be/packer-plugin-maas/internal/tarball"
+	"github.com/c34478be/packer-plugin-maas/internal/test/testlvm"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
@@ -56,10 +55,10 @@ func (fs lvmFS) fstab() string {
 }
 
 // lvmDisk is an anaconda-like disk and where each of its filesystems
-// lies, by name (boot, root, home), as offset and size in bytes.
+// lies, by name (boot, root, home).
 type lvmDisk struct {
 	path   string
-	extent map[string][2]int64
+	extent map[string]testlvm.Extent
 }
 
 // rockyHome is a /home with one user's file.
@@ -73,93 +72,49 @@ func rockyHome(t *testing.T) string {
 // /boot partition and a PV partition whose group vg holds root, home
 // (holding the tree home) and swap, the root's fstab naming them as
 // anaconda does, all of filesystem fs. lvm2 makes the PV, group and LVs
-// on a loop device of the PV partition, without activation (there is no
-// device-mapper here); each filesystem is written at its LV's extents.
+// (testlvm: without activation, there is no device-mapper here); each
+// filesystem is made in a file and written at its LV's extents.
 func anacondaLVMDisk(t *testing.T, fs lvmFS, home string) lvmDisk {
-	testtool.RequireRoot(t)
-	testtool.Require(t, append([]string{"pvcreate", "vgcreate", "lvcreate", "lvs", "pvs", "losetup", "sgdisk", "mkswap"}, fs.toolNames...)...)
+	testtool.Require(t, append([]string{"sgdisk", "mkswap", "dd"}, fs.toolNames...)...)
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "lvm")
-	require.NoError(t, os.Mkdir(conf, 0o755))
-	writeFile(t, filepath.Join(conf, "lvm.conf"), `
-devices { obtain_device_list_from_udev = 0 external_device_info_source = "none" use_devicesfile = 0 }
-activation { udev_sync = 0 udev_rules = 0 }
-global { activation = 0 }
-backup { backup = 0 archive = 0 }
-`, 0o644)
-	t.Setenv("LVM_SYSTEM_DIR", conf)
-	t.Setenv("LVM_SUPPRESS_FD_WARNINGS", "1")
-
 	// /boot from 1 MiB, the PV after it (room for its metadata, swap,
 	// home and root), 1 MiB for the backup GPT.
-	d := lvmDisk{path: filepath.Join(dir, "disk.raw"), extent: map[string][2]int64{}}
+	d := lvmDisk{path: filepath.Join(dir, "disk.raw"), extent: map[string]testlvm.Extent{}}
 	pvStart, pvSize := (1+fs.bootMiB)*mib, (24+8+fs.homeMiB+fs.rootMiB)*mib
 	run(t, "truncate", "-s", fmt.Sprint(pvStart+pvSize+mib), d.path)
 	run(t, "sgdisk", fmt.Sprintf("-n1:2048:%d", pvStart/512-1), "-t1:8300",
 		fmt.Sprintf("-n2:%d:%d", pvStart/512, (pvStart+pvSize)/512-1), "-t2:8e00", d.path)
-	d.extent["boot"] = [2]int64{mib, fs.bootMiB * mib}
+	d.extent["boot"] = testlvm.Extent{Offset: mib, Size: fs.bootMiB * mib}
 	fs.mkfs(bootTree(t), "boot", bootUUID)(t, d.path, mib, fs.bootMiB*mib)
-	loop := strings.TrimSpace(testtool.Output(t, "losetup", "-f", "--show", "-o", fmt.Sprint(pvStart), "--sizelimit", fmt.Sprint(pvSize), d.path))
-	attached := true
-	detach := func() {
-		if attached {
-			testtool.Output(t, "losetup", "-d", loop)
-			attached = false
-		}
-	}
-	// The kernel refuses loop devices over part of the PV (mountTree's)
-	// while this one covers it.
-	t.Cleanup(detach)
-	lvm := func(cmd string, args ...string) string {
-		return testtool.CombinedOutput(t, cmd, append([]string{"--devices", loop}, args...)...)
-	}
-	lvm("pvcreate", loop)
-	lvm("vgcreate", "-s", "1M", "vg", loop)
+
+	pv := testlvm.Attach(t, d.path, pvStart, pvSize)
+	pv.Run("pvcreate", pv.Device())
+	pv.Run("vgcreate", "-s", "1M", "vg", pv.Device())
 	for _, lv := range []struct {
 		name string
 		mib  int64
 	}{{"swap", 8}, {"home", fs.homeMiB}, {"root", fs.rootMiB}} {
-		lvm("lvcreate", "-an", "-Zn", "-L", fmt.Sprintf("%dM", lv.mib), "-n", lv.name, "vg")
+		pv.Run("lvcreate", "-an", "-Zn", "-L", fmt.Sprintf("%dM", lv.mib), "-n", lv.name, "vg")
 	}
-	peStart := mustAtoi(t, jsonRows(t, lvm("pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "pe_start"), "pv")[0]["pe_start"])
+	lvs := pv.LVs()
+	pv.Detach()
+
 	root := rhelLikeRoot(t, fs.fstab())
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "home"), 0o755))
 	trees := map[string]struct{ tree, uuid string }{"root": {root, lvRootUUID}, "home": {home, lvHomeUUID}}
-	lvs := jsonRows(t, lvm("lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,seg_pe_ranges"), "lv")
-	detach()
-	for _, row := range lvs {
-		name, size := row["lv_name"], mustAtoi(t, row["lv_size"])
+	for name, lv := range lvs {
 		img := filepath.Join(dir, name+".img")
 		if name == "swap" {
-			run(t, "truncate", "-s", fmt.Sprint(size), img)
+			run(t, "truncate", "-s", fmt.Sprint(lv.Size), img)
 			run(t, "mkswap", img)
 		} else {
-			fs.mkfs(trees[name].tree, "", trees[name].uuid)(t, img, 0, size)
+			fs.mkfs(trees[name].tree, "", trees[name].uuid)(t, img, 0, lv.Size)
 		}
-		_, pes, _ := strings.Cut(row["seg_pe_ranges"], ":") // /dev/loop3:8-23: one segment
-		first, _, _ := strings.Cut(pes, "-")
-		offset := pvStart + peStart + mustAtoi(t, first)*mib
-		d.extent[name] = [2]int64{offset, size}
+		d.extent[name] = lv
 		// All of it, zeros too, as a disk written through the LV holds it.
-		run(t, "dd", "if="+img, "of="+d.path, "bs=1M", "seek="+fmt.Sprint(offset), "oflag=seek_bytes", "conv=notrunc", "status=none")
+		run(t, "dd", "if="+img, "of="+d.path, "bs=1M", "seek="+fmt.Sprint(lv.Offset), "oflag=seek_bytes", "conv=notrunc", "status=none")
 	}
 	return d
-}
-
-func jsonRows(t *testing.T, out, kind string) []map[string]string {
-	var rep struct {
-		Report []map[string][]map[string]string `json:"report"`
-	}
-	// lvm2 prints its warnings on the same stream; the report is the JSON.
-	out = out[strings.Index(out, "{") : strings.LastIndex(out, "}")+1]
-	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
-	return rep.Report[0][kind]
-}
-
-func mustAtoi(t *testing.T, s string) int64 {
-	n, err := strconv.ParseInt(s, 10, 64)
-	require.NoError(t, err)
-	return n
 }
 
 // TestExportReadsRootAndHomeOnLVM: the root on an LV is found (by its
@@ -206,7 +161,7 @@ func (d lvmDisk) mountTree(t *testing.T) string {
 	mnt := t.TempDir()
 	for _, m := range []struct{ fs, at string }{{"root", mnt}, {"boot", filepath.Join(mnt, "boot")}, {"home", filepath.Join(mnt, "home")}} {
 		e := d.extent[m.fs]
-		run(t, "mount", "-o", fmt.Sprintf("loop,ro,offset=%d,sizelimit=%d", e[0], e[1]), d.path, m.at)
+		run(t, "mount", "-o", fmt.Sprintf("loop,ro,offset=%d,sizelimit=%d", e.Offset, e.Size), d.path, m.at)
 		t.Cleanup(func() { run(t, "umount", m.at) })
 	}
 	return mnt
