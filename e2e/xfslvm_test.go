@@ -2,15 +2,18 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/c34478be/packer-plugin-maas/internal/test/packertest"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testlvm"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
@@ -112,4 +115,79 @@ func bootKernels(t *testing.T, root string) []string {
 	kernels, err := filepath.Glob(filepath.Join(root, "boot/vmlinuz-*"))
 	require.NoError(t, err)
 	return kernels
+}
+
+// TestRootfsTwoLayoutsInOneBuild: one packer build runs maas-rootfs on
+// the default test image and on its xfs-lvm variant at once (two TCG
+// guests, each on its own port and output directory). Each guest boots
+// from its layout (the variant with its LVs active: root and home from
+// testvg, swap on), is provisioned, generalized and exported; each
+// tarball holds the provisioner's marker, its /boot's kernel, and for the
+// variant /home's file; no QEMU is left.
+func TestRootfsTwoLayoutsInOneBuild(t *testing.T) {
+	vars := []string{
+		"-var", "image=" + testimage.Path(t), "-var", "checksum=sha256:" + testimage.SHA256(t),
+		"-var", "xfs_lvm_image=" + testimage.PathOf(t, testimage.XFSOnLVM),
+		"-var", "xfs_lvm_checksum=sha256:" + testimage.SHA256Of(t, testimage.XFSOnLVM),
+	}
+	env := packertest.New(t, "testdata/rootfs-two-layouts.pkr.hcl")
+	env.MustRun("init", ".")
+	started := time.Now()
+	build := env.MustRun(append([]string{"build"}, append(vars, ".")...)...)
+	t.Logf("two builds in one packer build: %s", time.Since(started).Round(time.Second))
+
+	out := build.Output
+	assert.Regexp(t, `maas-rootfs\.xfslvm: .*root filesystem: logical volume testvg/root`, out)
+	assert.Regexp(t, `maas-rootfs\.xfslvm: mounting /home: logical volume testvg/home`, out)
+	assert.Regexp(t, `maas-rootfs\.ext4: .*root filesystem: partition 1`, out)
+	for _, phases := range regexp.MustCompile(`(?s)Time spent:.*?total[^\n]*`).FindAllString(out, -1) {
+		t.Log("phases:\n" + phases)
+	}
+	ports := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindAllStringSubmatch(out, -1)
+	seen := map[string]bool{}
+	for _, p := range ports {
+		seen[p[1]] = true
+	}
+	assert.GreaterOrEqual(t, len(seen), 2, "each guest on its own port")
+
+	for _, tc := range []struct {
+		name   string
+		mounts []string
+	}{
+		{"ext4", []string{"/ /dev/vda1 ext4"}},
+		{"xfslvm", []string{"/ /dev/mapper/testvg-root xfs", "/boot /dev/vda1 xfs", "/home /dev/mapper/testvg-home xfs", "swap /dev/dm-"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			output := filepath.Join(env.Dir, "output-"+tc.name)
+			entries, err := os.ReadDir(output)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			assert.ElementsMatch(t, []string{tc.name + ".tar.gz", "console.log"}, names)
+			assert.Empty(t, processesMentioning(t, output), "a process (QEMU?) still uses the output directory")
+
+			root := extractAsCurtin(t, filepath.Join(output, tc.name+".tar.gz"))
+			assertFileContent(t, root, "etc/e2e-marker", "provisioned by packer-maas\n")
+			assertGeneralized(t, root)
+			assert.NotEmpty(t, bootKernels(t, root), "the kernel is in ./boot")
+			raw, err := os.ReadFile(filepath.Join(root, "etc/e2e-mounts"))
+			require.NoError(t, err)
+			// findmnt pads its columns.
+			var mounts []string
+			for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+				mounts = append(mounts, strings.Join(strings.Fields(line), " "))
+			}
+			for i, m := range tc.mounts {
+				if assert.Less(t, i, len(mounts), "what the guest mounted: %q", mounts) {
+					assert.True(t, strings.HasPrefix(mounts[i], m), "the guest mounted %q, want %q", mounts[i], m)
+				}
+			}
+			assert.Len(t, mounts, len(tc.mounts), "what the guest mounted: %q", mounts)
+			if tc.name == "xfslvm" {
+				assertFileContent(t, root, "home/"+testimage.HomeFile, testimage.HomeFileContents)
+			}
+		})
+	}
 }
