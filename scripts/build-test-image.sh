@@ -27,8 +27,12 @@
 # Building needs root (mmdebstrap --mode=root, and loop mounts for the
 # variant); using a cached image does not.
 #
-# Boot it by hand: /work/shared/docs/test-image.md's recipe (q35, OVMF,
-# virtio disk through a qcow2 overlay, NoCloud seed as a virtio drive).
+# Boot it by hand: qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2
+# -m 2048, OVMF_CODE_4M.fd read-only and a copy of OVMF_VARS_4M.fd as pflash,
+# the image through a qcow2 overlay as a virtio drive, a NoCloud seed (FAT
+# labelled cidata: user-data with an SSH key, meta-data) as a second virtio
+# drive (the cloud kernel has no AHCI, so no -cdrom), -netdev user with a
+# hostfwd to port 22, -device virtio-rng-pci, -serial file:console.log.
 set -euo pipefail
 
 # stdout carries only the final path: everything else goes to stderr.
