@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -19,6 +20,27 @@ func TestPathIsTheCachedQcow2AndItsChecksum(t *testing.T) {
 	if again := Path(t); again != path {
 		t.Errorf("second call gave %s, first %s", again, path)
 	}
+	assertQcow2WithChecksum(t, path, SHA256(t))
+}
+
+// TestXFSOnLVMIsAnotherCachedQcow2: the variant is cached apart from the
+// default image, under its own name, with its own checksum.
+func TestXFSOnLVMIsAnotherCachedQcow2(t *testing.T) {
+	path := PathOf(t, XFSOnLVM)
+	if again := PathOf(t, XFSOnLVM); again != path {
+		t.Errorf("second call gave %s, first %s", again, path)
+	}
+	if def := Path(t); filepath.Dir(def) == filepath.Dir(path) {
+		t.Errorf("the variant %s shares the default image's cache directory %s", path, filepath.Dir(def))
+	}
+	if !strings.HasSuffix(path, "-xfs-lvm.qcow2") {
+		t.Errorf("variant image %s is not named after the variant", path)
+	}
+	assertQcow2WithChecksum(t, path, SHA256Of(t, XFSOnLVM))
+}
+
+func assertQcow2WithChecksum(t *testing.T, path, sum string) {
+	t.Helper()
 	out, err := exec.Command("qemu-img", "info", "--output=json", path).Output()
 	if err != nil {
 		t.Fatalf("qemu-img info (Debian package qemu-utils): %v", err)
@@ -43,7 +65,7 @@ func TestPathIsTheCachedQcow2AndItsChecksum(t *testing.T) {
 	if _, err := io.Copy(h, f); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := SHA256(t), hex.EncodeToString(h.Sum(nil)); got != want {
+	if got, want := sum, hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Errorf("checksum file says %s, the image hashes to %s", got, want)
 	}
 }
@@ -131,5 +153,98 @@ func TestScriptCleansUpAFailedBuild(t *testing.T) {
 		if e.Name() != ".lock" {
 			t.Errorf("the failed build left %s in the cache", e.Name())
 		}
+	}
+}
+
+// A variant build that fails with its filesystems loop-mounted (here: the
+// copy into them) unmounts them, detaches every loop device and leaves
+// nothing in the cache. The fake mmdebstrap makes a tree just big enough
+// for the steps before the disk (a kernel, an initrd, the files the
+// cleaning edits); the disk steps are real.
+func TestScriptCleansUpAVariantBuildThatFailsWhileMounted(t *testing.T) {
+	testtool.RequireRoot(t)
+	testtool.Require(t, "bash", "losetup", "mkfs.xfs", "pvcreate", "sgdisk", "objcopy")
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakeBin := t.TempDir()
+	fakes := map[string]string{
+		// The tree is the next-to-last argument.
+		"mmdebstrap": "#!/bin/sh\nr=\"$(eval echo \\${$(($#-1))})\"\n" +
+			"mkdir -p \"$r/boot\" \"$r/etc/ssh\" \"$r/etc/default\" \"$r/usr/lib\" \"$r/home\" \"$r/var/lib/apt/lists\" \"$r/var/cache/apt\" \"$r/var/log/apt\" \"$r/tmp\" \"$r/var/tmp\"\n" +
+			"echo kernel > \"$r/boot/vmlinuz-6.1.0-fake\"; echo initrd > \"$r/boot/initrd.img-6.1.0-fake\"\n" +
+			"echo ID=debian > \"$r/usr/lib/os-release\"; ln -s ../usr/lib/os-release \"$r/etc/os-release\"; echo 'root:*:1::::::' > \"$r/etc/shadow\"\n",
+		"cp": "#!/bin/sh\necho 'cp: simulated failure' >&2\nexit 3\n",
+	}
+	for name, script := range fakes {
+		if err := os.WriteFile(filepath.Join(fakeBin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := t.TempDir()
+	t.Cleanup(func() { unmountUnder(t, cache) }) // should the script leave mounts
+	cmd := exec.Command("bash", filepath.Join(root, script), "--variant", string(XFSOnLVM))
+	cmd.Env = append(os.Environ(), "PACKER_MAAS_CACHE="+cache, "PATH="+fakeBin+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the build succeeded with a failing cp:\n%s", out)
+	}
+	if !strings.Contains(string(out), "cp: simulated failure") || !strings.Contains(string(out), "filling them through loop mounts") {
+		t.Fatalf("the build did not fail at the copy into the mounted filesystems:\n%s", out)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), cache) {
+		t.Errorf("mounts left under %s:\n%s", cache, mounts)
+	}
+	if loops := testtool.Output(t, "losetup", "-l", "-n", "-O", "BACK-FILE"); strings.Contains(loops, cache) {
+		t.Errorf("loop devices left over files in %s:\n%s", cache, loops)
+	}
+	entries, err := os.ReadDir(filepath.Join(cache, "test-image"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			t.Errorf("the failed build left %s in the cache", e.Name())
+		}
+	}
+}
+
+// unmountUnder unmounts what is mounted below dir, innermost first, so
+// that a failing test leaves the host as it was.
+func unmountUnder(t *testing.T, dir string) {
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		if out, err := exec.Command("umount", p).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", p, err, out)
+		}
+	}
+}
+
+func TestScriptRefusesAnUnknownVariant(t *testing.T) {
+	testtool.Require(t, "bash")
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(root, script), "--variant", "zfs")
+	cmd.Env = append(os.Environ(), "PACKER_MAAS_CACHE="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown variant 'zfs' (want ext4 or xfs-lvm)") {
+		t.Errorf("err %v, output:\n%s", err, out)
 	}
 }

@@ -88,6 +88,7 @@ var debianPackages = map[string]string{
 	"mtype":               "mtools",
 	"nbdfuse":             "libnbd-bin",
 	"nbdkit":              "nbdkit",
+	"objcopy":             "binutils",
 	"pigz":                "pigz",
 	"pvcreate":            "lvm2",
 	"pvs":                 "lvm2",
