@@ -167,9 +167,9 @@ func (d lvmDisk) mountTree(t *testing.T) string {
 	return mnt
 }
 
-// xfsMetadataTree is testtree's metadata tree with the device minor XFS
+// xfsHomeTree is testtree's metadata tree with the device minor XFS
 // cannot hold replaced by the largest it can.
-func xfsMetadataTree(t *testing.T) string {
+func xfsHomeTree(t *testing.T) string {
 	tree := testtree.MetadataTree(t, true)
 	require.NoError(t, os.Remove(filepath.Join(tree, "dev/bigminor")))
 	require.NoError(t, unix.Mknod(filepath.Join(tree, "dev/bigminor"), unix.S_IFCHR|0o600, int(unix.Mkdev(259, 262143))))
@@ -185,7 +185,7 @@ func xfsMetadataTree(t *testing.T) string {
 // no swap.
 func TestExportXFSOnLVMEqualsTheMountedTree(t *testing.T) {
 	home := rockyHome(t)
-	require.NoError(t, os.Rename(xfsMetadataTree(t), filepath.Join(home, "meta")))
+	require.NoError(t, os.Rename(xfsHomeTree(t), filepath.Join(home, "meta")))
 	disk := anacondaLVMDisk(t, lvmXFS, home)
 	want := xfsOracle(t, disk.mountTree(t))
 	for _, rootPartition := range []string{"", "vg/root"} {
