@@ -27,6 +27,7 @@ const exampleDir = "../example"
 
 // exampleCase is one template of example/ with what validating it needs.
 type exampleCase struct {
+	// template is the template's path below example/.
 	template string
 	// files are copied from example/ next to the template (e.g. http/ks.cfg).
 	files []string
@@ -59,23 +60,30 @@ var exampleCases = []exampleCase{
 		template: "ubuntu-cloudimg.pkr.hcl",
 		files:    []string{"scripts/ubuntu-customize.sh"},
 	},
+	{
+		template: "github-actions/maas-images.pkr.hcl",
+	},
 }
 
-// TestExamplesAreAllListed keeps exampleCases in step with example/: a new
-// example is validated from the day it is added.
+// TestExamplesAreAllListed keeps exampleCases in step with example/ and
+// its subdirectories: a new example is validated from the day it is added.
 func TestExamplesAreAllListed(t *testing.T) {
-	onDisk, err := filepath.Glob(filepath.Join(exampleDir, "*.pkr.hcl"))
+	top, err := filepath.Glob(filepath.Join(exampleDir, "*.pkr.hcl"))
+	require.NoError(t, err)
+	nested, err := filepath.Glob(filepath.Join(exampleDir, "*", "*.pkr.hcl"))
 	require.NoError(t, err)
 	var found, listed []string
-	for _, p := range onDisk {
-		found = append(found, filepath.Base(p))
+	for _, p := range append(top, nested...) {
+		rel, err := filepath.Rel(exampleDir, p)
+		require.NoError(t, err)
+		found = append(found, rel)
 	}
 	for _, c := range exampleCases {
 		listed = append(listed, c.template)
 	}
 	sort.Strings(found)
 	sort.Strings(listed)
-	assert.Equal(t, found, listed, "every example/*.pkr.hcl needs an entry in exampleCases")
+	assert.Equal(t, found, listed, "every example/*.pkr.hcl and example/*/*.pkr.hcl needs an entry in exampleCases")
 }
 
 func TestExamplesValidateAndAreFormatted(t *testing.T) {
@@ -159,8 +167,8 @@ func TestKickstartSuitsMAASExport(t *testing.T) {
 
 func newExampleEnv(t *testing.T, c exampleCase) *packertest.Env {
 	t.Helper()
-	env := packertest.New(t, filepath.Join(exampleDir, c.template))
-	for _, f := range c.files {
+	env := packertest.New(t)
+	for _, f := range append([]string{c.template}, c.files...) {
 		data, err := os.ReadFile(filepath.Join(exampleDir, f))
 		require.NoError(t, err)
 		env.WriteFile(f, string(data))

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/c34478be/packer-plugin-maas/internal/test/testtree"
 )
 
 // TestDDGZOfAnImpossibleVirtualSizeIsRefusedBeforeWriting: a qcow2 of a
@@ -20,7 +22,7 @@ func TestDDGZOfAnImpossibleVirtualSizeIsRefusedBeforeWriting(t *testing.T) {
 	dir := t.TempDir()
 	var st unix.Statfs_t
 	require.NoError(t, unix.Statfs(dir, &st))
-	free := int64(st.Bavail) * st.Bsize
+	free := testtree.FreeBytes(&st)
 	// Twice what the free space could take as a ddgz, in whole GiB.
 	size := (2*free*deflateMaxRatio)>>30 + 1
 	require.Less(t, size<<30, int64(1)<<56, "the filesystem has too much free space for this test")

@@ -371,7 +371,7 @@ func v4Source(t *testing.T, xattrs []v4Xattr) string {
 	require.NoError(t, f.Close())
 	f, err = os.Create(filepath.Join(src, "v4holes/unwritten"))
 	require.NoError(t, err)
-	require.NoError(t, unix.Fallocate(int(f.Fd()), 0, 0, 16*v4Block))
+	require.NoError(t, testtree.Fallocate(f, false, 16*v4Block))
 	require.NoError(t, f.Close())
 	writeFile(t, filepath.Join(src, "v4acl/acl"), "acl", 0o644)
 	run(t, "setfacl", "-m", "u:1234:r,g:4321:rw", filepath.Join(src, "v4acl/acl"))
@@ -403,7 +403,7 @@ func protofile(t *testing.T, src string) string {
 	var b strings.Builder
 	var st unix.Stat_t
 	require.NoError(t, unix.Lstat(src, &st))
-	fmt.Fprintf(&b, "/dev/null\n0 0\n%s %d %d\n", protoMode(t, st.Mode), st.Uid, st.Gid)
+	fmt.Fprintf(&b, "/dev/null\n0 0\n%s %d %d\n", protoMode(t, testtree.StatMode(&st)), st.Uid, st.Gid)
 	protoDir(t, &b, src)
 	b.WriteString("$\n")
 	proto := filepath.Join(t.TempDir(), "proto")
@@ -419,7 +419,7 @@ func protoDir(t *testing.T, b *strings.Builder, dir string) {
 		require.False(t, strings.ContainsAny(e.Name(), " \t\n:$"), "%s: a name the protofile cannot hold", p)
 		var st unix.Stat_t
 		require.NoError(t, unix.Lstat(p, &st))
-		fmt.Fprintf(b, "%s %s %d %d", e.Name(), protoMode(t, st.Mode), st.Uid, st.Gid)
+		fmt.Fprintf(b, "%s %s %d %d", e.Name(), protoMode(t, testtree.StatMode(&st)), st.Uid, st.Gid)
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG:
 			b.WriteString(" " + p + "\n")
@@ -428,7 +428,7 @@ func protoDir(t *testing.T, b *strings.Builder, dir string) {
 			require.NoError(t, err)
 			b.WriteString(" " + target + "\n")
 		case unix.S_IFCHR, unix.S_IFBLK:
-			fmt.Fprintf(b, " %d %d\n", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+			fmt.Fprintf(b, " %d %d\n", unix.Major(testtree.StatRdev(&st)), unix.Minor(testtree.StatRdev(&st)))
 		case unix.S_IFDIR:
 			b.WriteString("\n")
 			protoDir(t, b, p)

@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
@@ -99,16 +99,16 @@ func TestGeneralizeExcludeInclude(t *testing.T) {
 	require.True(t, fi.Mode().IsRegular())
 	require.Zero(t, fi.Size(), "machine-id must be kept, empty")
 
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Lstat(filepath.Join(out, "curtin/curtin-hooks"), &st))
-	require.Equal(t, uint32(syscall.S_IFREG|0o750), st.Mode)
-	require.NoError(t, syscall.Lstat(filepath.Join(out, "curtin"), &st))
-	require.Equal(t, uint32(syscall.S_IFDIR|0o755), st.Mode)
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(filepath.Join(out, "curtin/curtin-hooks"), &st))
+	require.Equal(t, uint32(unix.S_IFREG|0o750), testtree.StatMode(&st))
+	require.NoError(t, unix.Lstat(filepath.Join(out, "curtin"), &st))
+	require.Equal(t, uint32(unix.S_IFDIR|0o755), testtree.StatMode(&st))
 	content, err := os.ReadFile(filepath.Join(out, "etc/hostname"))
 	require.NoError(t, err)
 	require.Equal(t, "maas\n", string(content))
-	require.NoError(t, syscall.Lstat(filepath.Join(out, "etc/hostname"), &st))
-	require.Equal(t, [3]uint32{syscall.S_IFREG | 0o644, 1000, 1000}, [3]uint32{st.Mode, st.Uid, st.Gid})
+	require.NoError(t, unix.Lstat(filepath.Join(out, "etc/hostname"), &st))
+	require.Equal(t, [3]uint32{unix.S_IFREG | 0o644, 1000, 1000}, [3]uint32{testtree.StatMode(&st), st.Uid, st.Gid})
 
 	require.Equal(t, int64(4), stats.Excluded)
 	require.Equal(t, int64(8), stats.Generalized, "2 machine IDs, instance, instances/i-1, 2 logs, 2 host keys")
@@ -286,12 +286,12 @@ func TestGeneralizeBuildTraces(t *testing.T) {
 		}
 		for _, p := range rule.emptied {
 			handled[p] = true
-			var st, orig syscall.Stat_t
-			require.NoError(t, syscall.Lstat(filepath.Join(out, p), &st), "%s: /%s must be kept", rule.name, p)
-			require.NoError(t, syscall.Lstat(filepath.Join(src, p), &orig))
+			var st, orig unix.Stat_t
+			require.NoError(t, unix.Lstat(filepath.Join(out, p), &st), "%s: /%s must be kept", rule.name, p)
+			require.NoError(t, unix.Lstat(filepath.Join(src, p), &orig))
 			require.Zero(t, st.Size, "%s: /%s must be empty", rule.name, p)
 			require.Zero(t, st.Blocks, "/%s must hold no data", p)
-			require.Equal(t, [3]uint32{orig.Mode, orig.Uid, orig.Gid}, [3]uint32{st.Mode, st.Uid, st.Gid}, "/%s keeps its mode and owner", p)
+			require.Equal(t, [3]uint32{testtree.StatMode(&orig), orig.Uid, orig.Gid}, [3]uint32{testtree.StatMode(&st), st.Uid, st.Gid}, "/%s keeps its mode and owner", p)
 		}
 	}
 	for _, f := range traceFiles {
@@ -304,9 +304,9 @@ func TestGeneralizeBuildTraces(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, "/%s must be kept as it was", f.path)
 	}
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Lstat(filepath.Join(out, "var/log/journal"), &st), "the journal directory stays, so journald keeps a persistent journal")
-	require.Equal(t, uint32(syscall.S_IFDIR|0o2755), st.Mode)
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(filepath.Join(out, "var/log/journal"), &st), "the journal directory stays, so journald keeps a persistent journal")
+	require.Equal(t, uint32(unix.S_IFDIR|0o2755), testtree.StatMode(&st))
 	require.Equal(t, int64(17), stats.Generalized, "6 emptied and 11 left out")
 }
 

@@ -135,10 +135,10 @@ func (c *comparer) stat(path string, src *unix.Stat_t, st fstree.Stat) {
 			c.t.Errorf("%s: %s = %v, want %v", path, what, got, want)
 		}
 	}
-	check("mode", st.Mode, src.Mode)
+	check("mode", st.Mode, StatMode(src))
 	check("uid", st.UID, src.Uid)
 	check("gid", st.GID, src.Gid)
-	check("nlink", st.Nlink, uint32(src.Nlink))
+	check("nlink", st.Nlink, StatNlink(src))
 	if c.opts.DirSizes || src.Mode&unix.S_IFMT != unix.S_IFDIR {
 		check("size", st.Size, src.Size)
 	}
@@ -146,8 +146,8 @@ func (c *comparer) stat(path string, src *unix.Stat_t, st fstree.Stat) {
 	check("atime", st.Atime.UnixNano(), c.time(src.Atim))
 	check("ctime", st.Ctime.UnixNano(), c.time(src.Ctim))
 	if t := src.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
-		check("major", st.DevMajor, unix.Major(src.Rdev))
-		check("minor", st.DevMinor, unix.Minor(src.Rdev))
+		check("major", st.DevMajor, unix.Major(StatRdev(src)))
+		check("minor", st.DevMinor, unix.Minor(StatRdev(src)))
 	}
 }
 
