@@ -52,7 +52,7 @@ func newStepCheckBaseImage(c *Config) *stepCheckBaseImage {
 func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	base := getImagePath(state)
 	tgz := s.format == string(export.FiletypeTGZ)
-	if !tgz && !s.changes || !bootable(base) {
+	if (!tgz && !s.changes) || !bootable(base) {
 		return multistep.ActionContinue
 	}
 	opts := s.settings
