@@ -29,10 +29,13 @@ import (
 // extracts the tarball as curtin does and checks that user_data's and the
 // provisioner's changes are in it, that the guest saw the proxies during
 // the build, and that the build's traces (proxies included) are not in the
-// image; and that the build left no process or temporary file behind.
+// image; that the change list against the cloud image names exactly the
+// package a provisioner installed and the one it purged; and that the
+// build left no process or temporary file behind.
 func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	image := testimage.Path(t)
 	env := packertest.New(t, "testdata/rootfs.pkr.hcl")
+	writeAddedDeb(t, env)
 	tmp := t.TempDir()
 	env.ExtraEnv = []string{"TMPDIR=" + tmp}
 	vars := []string{"-var", "image=" + image, "-var", "checksum=sha256:" + testimage.SHA256(t)}
@@ -58,7 +61,8 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.ElementsMatch(t, []string{"debian.tar.gz", "debian.tar.gz.manifest", "debian.tar.gz.spdx.json", "debian.tar.gz.sha256", "console.log"}, names,
+	assert.ElementsMatch(t, []string{"debian.tar.gz", "debian.tar.gz.manifest", "debian.tar.gz.spdx.json", "debian.tar.gz.sha256",
+		"debian.tar.gz.changes", "console.log"}, names,
 		"the image, the files beside it and the console log: the overlay, seed and UEFI vars must be gone")
 	leftovers, err := filepath.Glob(filepath.Join(tmp, "maas-*"))
 	require.NoError(t, err)
@@ -72,6 +76,42 @@ func TestRootfsBuildThroughStockPacker(t *testing.T) {
 	assertGeneralized(t, root)
 	assertUserDataApplied(t, root)
 	assertProxiesSeenThenRemoved(t, root)
+	assertPackageChanges(t, out, output, root)
+}
+
+// The package writeAddedDeb makes, which rootfs.pkr.hcl installs; it
+// also purges removedPackage, a package of the test image that nothing
+// depends on.
+const (
+	addedPackage   = "e2e-added"
+	addedVersion   = "1.2-3"
+	removedPackage = "cloud-guest-utils"
+)
+
+// writeAddedDeb builds the tiny package rootfs.pkr.hcl installs (a
+// control file and one file) with dpkg-deb, into the Env's directory.
+func writeAddedDeb(t *testing.T, env *packertest.Env) {
+	t.Helper()
+	env.WriteFile("deb/DEBIAN/control", "Package: "+addedPackage+"\nVersion: "+addedVersion+
+		"\nArchitecture: all\nMaintainer: e2e <e2e@example.invalid>\nDescription: installed by the e2e test\n")
+	env.WriteFile("deb/usr/share/e2e-added/hello", "hello from e2e-added\n")
+	sh(t, "dpkg-deb", "--root-owner-group", "--build", filepath.Join(env.Dir, "deb"), filepath.Join(env.Dir, addedPackage+".deb"))
+}
+
+// assertPackageChanges checks the build read the cloud image's packages
+// before boot, and that the change list and its summary name exactly the
+// package installed and the one purged, as the extracted image has them.
+func assertPackageChanges(t *testing.T, out, output, root string) {
+	t.Helper()
+	assert.Regexp(t, `Base image: [^\n]*; \d+ packages \(dpkg\)\n`, out, "the cloud image's packages are read before boot")
+	changes := filepath.Join(output, "debian.tar.gz.changes")
+	assert.Contains(t, out, "Packages against the base image: 1 added, 1 removed, 0 upgraded: "+removedPackage+", "+addedPackage+" (")
+	list, err := os.ReadFile(changes)
+	require.NoError(t, err)
+	assert.Regexp(t, `^removed\t`+removedPackage+`\t[^\t\n]+\nadded\t`+addedPackage+`\t`+regexp.QuoteMeta(addedVersion)+`\n$`, string(list))
+	assertFileContent(t, root, "usr/share/e2e-added/hello", "hello from e2e-added\n")
+	_, err = os.Lstat(filepath.Join(root, "usr/bin/growpart"))
+	assert.True(t, os.IsNotExist(err), "the purged %s's growpart is still in the image", removedPackage)
 }
 
 // The proxies rootfs.pkr.hcl gives the guest.

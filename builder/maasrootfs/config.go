@@ -109,6 +109,15 @@ type Config struct {
 	// The gzip level, 1 (fastest) to 9 (smallest). Defaults to 6: within a
 	// few percent of 9 in size at a fraction of the time.
 	CompressionLevel int `mapstructure:"compression_level"`
+	// Write `<image>.changes` next to a `tgz` or `ddgz` image: what the
+	// build changed in the packages of the cloud image, one tab-separated
+	// line per package (`added NAME VERSION`, `removed NAME VERSION`,
+	// `upgraded NAME OLD NEW` or `downgraded NAME OLD NEW`), and print
+	// their count with the first few names. The cloud image's packages
+	// are read before boot, as data, from its database (dpkg, rpm or
+	// apk); when they cannot be (a `ddgz` build whose root is not found),
+	// the build says so and writes no change list. Defaults to `true`.
+	ChangesFile *bool `mapstructure:"changes_file"`
 	// The root partition for a `tgz` export, by number (`"1"`) or by GPT
 	// partition name or filesystem label, or an LVM logical volume by its
 	// `VG/LV` name. By default it is found, as `maas-export` does.
@@ -300,6 +309,12 @@ func parseDiskSize(s string) (int64, error) {
 		return 0, fmt.Errorf("disk_size %q is out of range", s)
 	}
 	return n << shift, nil
+}
+
+// changesFile tells whether the build compares the image's packages
+// with the cloud image's: for a MAAS image file, unless turned off.
+func (c *Config) changesFile() bool {
+	return c.OutputFormat != formatQcow2 && (c.ChangesFile == nil || *c.ChangesFile)
 }
 
 // machine is the architecture QEMU emulates: the setting without its

@@ -97,6 +97,7 @@ type FlatConfig struct {
 	OutputFilename            *string                     `mapstructure:"output_filename" cty:"output_filename" hcl:"output_filename"`
 	OutputFormat              *string                     `mapstructure:"output_format" cty:"output_format" hcl:"output_format"`
 	CompressionLevel          *int                        `mapstructure:"compression_level" cty:"compression_level" hcl:"compression_level"`
+	ChangesFile               *bool                       `mapstructure:"changes_file" cty:"changes_file" hcl:"changes_file"`
 	RootPartition             *string                     `mapstructure:"root_partition" cty:"root_partition" hcl:"root_partition"`
 	RemoveKernel              *bool                       `mapstructure:"remove_kernel" cty:"remove_kernel" hcl:"remove_kernel"`
 	ShutdownTimeout           *string                     `mapstructure:"shutdown_timeout" cty:"shutdown_timeout" hcl:"shutdown_timeout"`
@@ -200,6 +201,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"output_filename":              &hcldec.AttrSpec{Name: "output_filename", Type: cty.String, Required: false},
 		"output_format":                &hcldec.AttrSpec{Name: "output_format", Type: cty.String, Required: false},
 		"compression_level":            &hcldec.AttrSpec{Name: "compression_level", Type: cty.Number, Required: false},
+		"changes_file":                 &hcldec.AttrSpec{Name: "changes_file", Type: cty.Bool, Required: false},
 		"root_partition":               &hcldec.AttrSpec{Name: "root_partition", Type: cty.String, Required: false},
 		"remove_kernel":                &hcldec.AttrSpec{Name: "remove_kernel", Type: cty.Bool, Required: false},
 		"shutdown_timeout":             &hcldec.AttrSpec{Name: "shutdown_timeout", Type: cty.String, Required: false},

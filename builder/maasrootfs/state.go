@@ -5,6 +5,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
+	"github.com/c34478be/packer-plugin-maas/internal/pkgdb"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
@@ -17,15 +18,16 @@ const (
 	keyError         = "error"        // error that halted the build
 	keyComm          = "communicator" // packersdk.Communicator, put by StepConnect
 	keySourceURL     = "SourceImageURL"
-	keyImagePath     = "image_path" // string: the downloaded (cached) cloud image
-	keyFirmware      = "firmware"   // qemu.Firmware found on this host
-	keyWorkDir       = "work_dir"   // string: overlay, seed and UEFI vars of this build
-	keyOverlay       = "overlay"    // string: the VM's disk
-	keySeed          = "seed"       // string: the NoCloud seed image
-	keyVM            = "vm"         // machine: the running VM
-	keyAccel         = "accel"      // qemu.Accel in use
-	keySSHPort       = "ssh_port"   // int: host port forwarded to the guest's 22
-	keyResult        = "result"     // *maasartifact.Artifact: what the export wrote
+	keyImagePath     = "image_path"    // string: the downloaded (cached) cloud image
+	keyBasePackages  = "base_packages" // *pkgdb.Inventory: the cloud image's packages
+	keyFirmware      = "firmware"      // qemu.Firmware found on this host
+	keyWorkDir       = "work_dir"      // string: overlay, seed and UEFI vars of this build
+	keyOverlay       = "overlay"       // string: the VM's disk
+	keySeed          = "seed"          // string: the NoCloud seed image
+	keyVM            = "vm"            // machine: the running VM
+	keyAccel         = "accel"         // qemu.Accel in use
+	keySSHPort       = "ssh_port"      // int: host port forwarded to the guest's 22
+	keyResult        = "result"        // *maasartifact.Artifact: what the export wrote
 	keyShutdownAsked = "shutdown_requested"
 	keyGeneratedData = "generated_data" // map[string]interface{} for the provisioners
 )
@@ -59,6 +61,14 @@ func getSourceURL(s multistep.StateBag) string {
 
 // getImagePath is the cloud image: StepDownload puts it (as ResultKey).
 func getImagePath(s multistep.StateBag) string { return s.Get(keyImagePath).(string) }
+
+// getBasePackages is the cloud image's package inventory, nil when it
+// was not read.
+func getBasePackages(s multistep.StateBag) *pkgdb.Inventory {
+	inv, _ := s.Get(keyBasePackages).(*pkgdb.Inventory)
+	return inv
+}
+func putBasePackages(s multistep.StateBag, inv *pkgdb.Inventory) { s.Put(keyBasePackages, inv) }
 
 func getFirmware(s multistep.StateBag) qemu.Firmware     { return s.Get(keyFirmware).(qemu.Firmware) }
 func putFirmware(s multistep.StateBag, fw qemu.Firmware) { s.Put(keyFirmware, fw) }

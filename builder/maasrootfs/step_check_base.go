@@ -6,10 +6,12 @@ import (
 	"log"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
+	"github.com/c34478be/packer-plugin-maas/internal/pkgdb"
 	"github.com/c34478be/packer-plugin-maas/internal/qemu"
 )
 
@@ -22,17 +24,25 @@ import (
 // qcow2 or raw, or with a backing file) is left to it: its error names
 // image_url and says what to do.
 //
-// Uses the cloud image (getImagePath); produces nothing, and tells the
-// user what it found.
+// With changes_file it also reads the cloud image's package inventory,
+// for the change list the export writes: from the inspected tree for a
+// tgz build; for a ddgz build from the root a ddgz export would find,
+// when it finds one. Not being able to read it never fails the build: the
+// user is told, and no change list is written.
+//
+// Uses the cloud image (getImagePath); produces the cloud image's
+// packages (getBasePackages) with changes_file, and tells the user what
+// it found.
 type stepCheckBaseImage struct {
-	format string // output_format
+	format  string // output_format
+	changes bool   // changes_file, for a tgz or ddgz output
 	// settings are root_partition, boot_partition and architecture, as
 	// the export step gets them.
 	settings export.Options
 }
 
 func newStepCheckBaseImage(c *Config) *stepCheckBaseImage {
-	return &stepCheckBaseImage{format: c.OutputFormat, settings: export.Options{
+	return &stepCheckBaseImage{format: c.OutputFormat, changes: c.changesFile(), settings: export.Options{
 		RootPartition: c.RootPartition,
 		BootPartition: c.BootPartition,
 		Architecture:  c.Architecture,
@@ -41,7 +51,8 @@ func newStepCheckBaseImage(c *Config) *stepCheckBaseImage {
 
 func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	base := getImagePath(state)
-	if s.format != string(export.FiletypeTGZ) || !bootable(base) {
+	tgz := s.format == string(export.FiletypeTGZ)
+	if (!tgz && !s.changes) || !bootable(base) {
 		return multistep.ActionContinue
 	}
 	opts := s.settings
@@ -49,6 +60,9 @@ func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) 
 	// What the discovery meets goes to Packer's log only: the export step
 	// tells the user the same of the built disk.
 	opts.Log = func(format string, args ...any) { log.Printf("base image check: "+format, args...) }
+	if !tgz {
+		return s.readDiskPackages(ctx, state, opts)
+	}
 	in, err := export.Inspect(ctx, opts)
 	if ctx.Err() != nil {
 		return halt(state, ctx.Err())
@@ -61,12 +75,48 @@ func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) 
 	}
 	defer func() { _ = in.Close() }() // read-only: nothing to lose
 	ui := getUI(state)
-	ui.Say("Base image: " + in.Describe())
+	found := in.Describe()
+	if s.changes {
+		if packages := s.keepPackages(ui, state, func() (*pkgdb.Inventory, error) { return pkgdb.Read(in.Tree) }); packages != "" {
+			found += "; " + packages
+		}
+	}
+	ui.Say("Base image: " + found)
 	if want := maasartifact.Architecture(s.settings.Architecture, ""); in.Architecture != "" && in.Architecture != want {
 		ui.Error(fmt.Sprintf("Warning: the base image's programs are %s, but architecture is %s: the VM may not boot it, "+
 			"and MAAS would deploy the image as %s; set architecture to the image's", in.Architecture, s.settings.Architecture, want))
 	}
 	return multistep.ActionContinue
+}
+
+// readDiskPackages reads the cloud image's packages for a ddgz build.
+func (s *stepCheckBaseImage) readDiskPackages(ctx context.Context, state multistep.StateBag, opts export.Options) multistep.StepAction {
+	ui := getUI(state)
+	packages := s.keepPackages(ui, state, func() (*pkgdb.Inventory, error) { return export.ReadDiskPackages(ctx, opts) })
+	if ctx.Err() != nil {
+		return halt(state, ctx.Err())
+	}
+	if packages != "" {
+		ui.Say("Base image: " + packages)
+	}
+	return multistep.ActionContinue
+}
+
+// keepPackages reads the cloud image's inventory with read and puts it in
+// the state; it returns what to tell of it ("205 packages (dpkg)"), or
+// "" after warning that no change list will be written.
+func (s *stepCheckBaseImage) keepPackages(ui packersdk.Ui, state multistep.StateBag, read func() (*pkgdb.Inventory, error)) string {
+	inv, err := read()
+	if err != nil {
+		ui.Error(fmt.Sprintf("Warning: cannot read the base image's packages (%v): the build writes no change list "+
+			"(<image>%s); set changes_file = false to skip reading them", err, pkgdb.ChangesSuffix))
+		return ""
+	}
+	putBasePackages(state, inv)
+	if inv.Format == "" {
+		return "no package database (dpkg, rpm, apk)"
+	}
+	return fmt.Sprintf("%d packages (%s)", len(inv.Packages), inv.Format)
 }
 
 // bootable tells whether stepCreateOverlay will accept base as the VM's

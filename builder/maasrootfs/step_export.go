@@ -15,6 +15,7 @@ import (
 	"github.com/c34478be/packer-plugin-maas/internal/export"
 	"github.com/c34478be/packer-plugin-maas/internal/maas"
 	"github.com/c34478be/packer-plugin-maas/internal/maasartifact"
+	"github.com/c34478be/packer-plugin-maas/internal/pkgdb"
 )
 
 // stepExport writes the image file from the powered-off VM's disk: a MAAS
@@ -22,7 +23,8 @@ import (
 // A failed or cancelled export leaves no file at output.
 //
 // Uses the powered-off VM's disk and its backing image (getOverlay,
-// getImagePath) and the image's URL (getSourceURL); produces the
+// getImagePath), the image's URL (getSourceURL) and, when read, the
+// cloud image's packages (getBasePackages); produces the
 // artifact (getResult, a *maasartifact.Artifact).
 type stepExport struct {
 	driver driver
@@ -64,7 +66,7 @@ func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multiste
 		art, err = s.qcow2(ctx, ui, disk, passOn)
 	} else {
 		base, _ := state.Get(keyImagePath).(string)
-		art, err = s.export(ctx, ui, disk, base, passOn)
+		art, err = s.export(ctx, ui, disk, base, getBasePackages(state), passOn)
 	}
 	if err != nil {
 		return halt(state, err)
@@ -73,17 +75,24 @@ func (s *stepExport) Run(ctx context.Context, state multistep.StateBag) multiste
 	return multistep.ActionContinue
 }
 
-func (s *stepExport) export(ctx context.Context, ui packersdk.Ui, disk, base string, passOn interface{}) (*maasartifact.Artifact, error) {
+// export runs the export of disk, whose backing file is base; with
+// basePackages, the cloud image's, it writes the change list against
+// them and tells the user its summary.
+func (s *stepExport) export(ctx context.Context, ui packersdk.Ui, disk, base string, basePackages *pkgdb.Inventory, passOn interface{}) (*maasartifact.Artifact, error) {
 	ui.Sayf("Exporting the disk to %s (%s, gzip level %d)", s.output, s.format, s.settings.CompressionLevel)
 	opts := s.settings
 	opts.Input = disk
 	opts.AllowBacking = []string{base} // the overlay's backing file is the cached cloud image
 	opts.Output = s.output
-	art, _, err := maasartifact.Run(ctx, ui, maasartifact.Export{
+	opts.Sidecars.Base = basePackages
+	art, res, err := maasartifact.Run(ctx, ui, maasartifact.Export{
 		Options: opts, BuilderID: BuilderID, ProgressName: filepath.Base(s.output), PassOn: passOn,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exporting %s: %w", disk, err)
+	}
+	if res.ChangesFile != "" {
+		ui.Say(fmt.Sprintf("Packages against the base image: %s (%s)", res.Changes.Summary(), res.ChangesFile))
 	}
 	return art, nil
 }

@@ -55,4 +55,23 @@ build {
       "sudo cp /var/lib/cloud/data/result.json /etc/e2e-cloud-init-result.json",
     ]
   }
+
+  # One package installed and one removed, without network, for the
+  # change list against the cloud image: a tiny .deb the test makes, and
+  # a package of the test image nothing depends on.
+  provisioner "file" {
+    source      = "e2e-added.deb"
+    destination = "/tmp/e2e-added.deb"
+    # Checked when it uploads, not at validate: the tests that stop the
+    # build before the provisioners make no package.
+    generated = true
+  }
+
+  provisioner "shell" {
+    inline = [
+      "sudo dpkg -i /tmp/e2e-added.deb",
+      "rm /tmp/e2e-added.deb",
+      "sudo dpkg --purge cloud-guest-utils",
+    ]
+  }
 }

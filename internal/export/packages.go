@@ -15,9 +15,14 @@ import (
 )
 
 // Sidecars selects the files written next to the image once it is
-// complete: <image>.manifest, <image>.spdx.json, <image>.sha256.
+// complete: <image>.manifest, <image>.spdx.json, <image>.sha256 and, with
+// a base, <image>.changes.
 type Sidecars struct {
 	Manifest, SBOM, Checksum bool
+	// Base, when set, is the inventory of the image this one was built
+	// from (maas-rootfs's cloud image): the change list against it is
+	// written to <image>.changes.
+	Base *pkgdb.Inventory
 	// Tool names the SBOM's creator ("packer-plugin-maas-0.1.0").
 	Tool string
 	// Created is the SBOM's creation time; zero means now (or the
@@ -25,13 +30,23 @@ type Sidecars struct {
 	Created time.Time
 }
 
-func (s Sidecars) needInventory() bool { return s.Manifest || s.SBOM }
+func (s Sidecars) needInventory() bool { return s.Manifest || s.SBOM || s.Base != nil }
+
+// withoutThem names the settings that export without the inventory.
+func (s Sidecars) withoutThem() string {
+	if s.Base != nil {
+		return "set manifest = false, sbom = false and changes_file = false to export without them"
+	}
+	return "set manifest = false and sbom = false to export without them"
+}
 
 // packageFacts is what the export learns of the image's packages before
 // it writes the image.
 type packageFacts struct {
 	inv    *pkgdb.Inventory
 	distro string
+	// changes is the change list against Sidecars.Base, once written.
+	changes pkgdb.Changes
 }
 
 // readPackages reads the tree's package database, when a manifest or SBOM
@@ -43,7 +58,7 @@ func readPackages(tree fstree.FS, opts Options) (*packageFacts, error) {
 	}
 	inv, err := pkgdb.Read(tree)
 	if err != nil {
-		return nil, fmt.Errorf("reading the image's packages for its manifest and SBOM: %w (set manifest = false and sbom = false to export without them)", err)
+		return nil, fmt.Errorf("reading the image's packages for its manifest, SBOM or change list: %w (%s)", err, opts.Sidecars.withoutThem())
 	}
 	distro, err := pkgdb.OSReleaseID(tree)
 	if err != nil {
@@ -67,10 +82,39 @@ func diskPackages(img *diskimage.Image, opts Options) (*packageFacts, error) {
 	root, err := diskRoot(img, opts)
 	if err != nil {
 		why, _, _ := strings.Cut(err.Error(), ";")
-		opts.Log("no manifest or SBOM for this disk image: %s", why)
+		what := "manifest or SBOM"
+		if opts.Sidecars.Base != nil {
+			what = "manifest, SBOM or change list"
+		}
+		opts.Log("no %s for this disk image: %s", what, why)
 		return nil, nil
 	}
 	return readPackages(root, opts)
+}
+
+// ReadDiskPackages reads the package inventory of the disk image
+// opts.Input (with opts.AllowBacking and opts.Architecture) from its root
+// filesystem, found as a ddgz export finds it, without the filesystems
+// its fstab mounts. maas-rootfs reads its base image's packages with it
+// for a ddgz build, which skips the full inspection; an error says why
+// no root or database could be read.
+func ReadDiskPackages(ctx context.Context, opts Options) (*pkgdb.Inventory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = func(string, ...any) {}
+	}
+	img, err := openImage(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	root, err := diskRoot(img, opts)
+	if err != nil {
+		return nil, err
+	}
+	return pkgdb.Read(root)
 }
 
 // diskRoot opens the root filesystem of a whole-disk image.
@@ -102,7 +146,7 @@ func writeSidecars(ctx context.Context, out Result, facts *packageFacts, opts Op
 	}()
 	want := opts.Sidecars
 	if facts == nil {
-		want.Manifest, want.SBOM = false, false
+		want.Manifest, want.SBOM, want.Base = false, false, nil
 		facts = &packageFacts{inv: &pkgdb.Inventory{}}
 	}
 	if err := removeStale(out.Path, want); err != nil {
@@ -112,8 +156,8 @@ func writeSidecars(ctx context.Context, out Result, facts *packageFacts, opts Op
 		return nil, err
 	}
 	sbom := pkgdb.SBOMOptions{Tool: opts.Sidecars.Tool, Created: sbomCreated(opts), Distro: facts.distro}
-	files, _, err = pkgdb.WriteOutputs(pkgdb.Image{Path: out.Path, SHA256: out.SHA256}, facts.inv,
-		pkgdb.Outputs{Manifest: want.Manifest, SBOM: want.SBOM, Checksum: want.Checksum}, sbom)
+	files, facts.changes, err = pkgdb.WriteOutputs(pkgdb.Image{Path: out.Path, SHA256: out.SHA256}, facts.inv,
+		pkgdb.Outputs{Manifest: want.Manifest, SBOM: want.SBOM, Checksum: want.Checksum, Base: want.Base}, sbom)
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -125,6 +169,7 @@ func writeSidecars(ctx context.Context, out Result, facts *packageFacts, opts Op
 func removeStale(image string, want Sidecars) error {
 	for suffix, written := range map[string]bool{
 		pkgdb.ManifestSuffix: want.Manifest, pkgdb.SPDXSuffix: want.SBOM, pkgdb.ChecksumSuffix: want.Checksum,
+		pkgdb.ChangesSuffix: want.Base != nil,
 	} {
 		if written {
 			continue
@@ -153,8 +198,13 @@ type SidecarResult struct {
 	// an SBOM was asked for, or when a ddgz export found no root.
 	Packages *pkgdb.Inventory
 	// SidecarFiles are the files written next to the image: manifest,
-	// SBOM, checksum file, in that order, as selected.
+	// SBOM, checksum file, change list, in that order, as selected.
 	SidecarFiles []string
+	// ChangesFile is the change list against Sidecars.Base, "" when none
+	// was written (no base, or a ddgz export that found no root); Changes
+	// is what it lists.
+	ChangesFile string
+	Changes     pkgdb.Changes
 }
 
 // finishSidecars writes the files next to the image res describes, now
@@ -167,6 +217,9 @@ func (res *Result) finishSidecars(ctx context.Context, facts *packageFacts, opts
 	res.SidecarFiles = files
 	if facts != nil {
 		res.Packages = facts.inv
+		if opts.Sidecars.Base != nil {
+			res.ChangesFile, res.Changes = res.Path+pkgdb.ChangesSuffix, facts.changes
+		}
 	}
 	return nil
 }

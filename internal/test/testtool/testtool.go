@@ -61,6 +61,7 @@ var debianPackages = map[string]string{
 	"dd":                  "coreutils",
 	"db5.3_load":          "db5.3-util",
 	"debugfs":             "e2fsprogs",
+	"dpkg-deb":            "dpkg",
 	"dpkg-query":          "dpkg",
 	"e2fsck":              "e2fsprogs",
 	"fdisk":               "fdisk",
