@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/c34478be/packer-plugin-maas/internal/tarball"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testimage"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
@@ -76,18 +75,7 @@ func BenchmarkExportXFSvsExt4(b *testing.B) {
 	// export runs first.
 	run(b, "sync")
 	for range b.N {
-		// Interleaved, best of two each, so that other load on the
-		// machine affects both alike.
-		var ext4Run, xfsRun measured
-		for i := range 2 {
-			e, x := exportInChild(b, ext4, tarball.DefaultCompressionLevel), exportInChild(b, xfs, tarball.DefaultCompressionLevel)
-			if i == 0 || e.wall < ext4Run.wall {
-				ext4Run = e
-			}
-			if i == 0 || x.wall < xfsRun.wall {
-				xfsRun = x
-			}
-		}
+		ext4Run, xfsRun := bestOfTwoInterleaved(b, ext4, xfs)
 		b.ReportMetric(xfsRun.wall.Seconds()/ext4Run.wall.Seconds(), "xfs/ext4-wall-ratio")
 		b.ReportMetric(xfsRun.cpu.Seconds()/ext4Run.cpu.Seconds(), "xfs/ext4-cpu-ratio")
 		b.ReportMetric(ext4Run.wall.Seconds(), "ext4-s")
