@@ -30,19 +30,27 @@ import (
 // when it finds one. Not being able to read it never fails the build: the
 // user is told, and no change list is written.
 //
+// With remove_kernel, a tgz build whose cloud image keeps its packages in
+// rpm's database (the RHEL family, Fedora, SUSE: MAAS installs no kernel
+// into them) stops here, before the boot, where the guest check would
+// stop it only after the boot; the file-name check at validate misses an
+// image named otherwise.
+//
 // Uses the cloud image (getImagePath); produces the cloud image's
 // packages (getBasePackages) with changes_file, and tells the user what
 // it found.
 type stepCheckBaseImage struct {
 	format  string // output_format
 	changes bool   // changes_file, for a tgz or ddgz output
+	// removeKernel is remove_kernel.
+	removeKernel bool
 	// settings are root_partition, boot_partition and architecture, as
 	// the export step gets them.
 	settings export.Options
 }
 
 func newStepCheckBaseImage(c *Config) *stepCheckBaseImage {
-	return &stepCheckBaseImage{format: c.OutputFormat, changes: c.changesFile(), settings: export.Options{
+	return &stepCheckBaseImage{format: c.OutputFormat, changes: c.changesFile(), removeKernel: c.RemoveKernel, settings: export.Options{
 		RootPartition: c.RootPartition,
 		BootPartition: c.BootPartition,
 		Architecture:  c.Architecture,
@@ -76,6 +84,13 @@ func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) 
 	defer func() { _ = in.Close() }() // read-only: nothing to lose
 	ui := getUI(state)
 	found := in.Describe()
+	if s.removeKernel {
+		if inv, err := pkgdb.Read(in.Tree); err == nil && inv.Format == pkgdb.FormatRPM {
+			return halt(state, fmt.Errorf("remove_kernel cannot be used with this base image (%s), whose packages rpm manages: "+
+				"MAAS installs its own kernel on deploy only into Debian-family (Ubuntu) images, and this one cannot boot "+
+				"without its own; remove remove_kernel", in.OS))
+		}
+	}
 	if s.changes {
 		if packages := s.keepPackages(ui, state, func() (*pkgdb.Inventory, error) { return pkgdb.Read(in.Tree) }); packages != "" {
 			found += "; " + packages

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +24,16 @@ import (
 // halted with.
 func runCheckBase(t *testing.T, image, format string, settings export.Options) (multistep.StepAction, string, error) {
 	t.Helper()
+	return runStepCheckBase(t, image, &stepCheckBaseImage{format: format, settings: settings})
+}
+
+// runStepCheckBase runs step on image; see runCheckBase.
+func runStepCheckBase(t *testing.T, image string, step *stepCheckBaseImage) (multistep.StepAction, string, error) {
+	t.Helper()
 	var ui bytes.Buffer
 	state := new(multistep.BasicStateBag)
 	putUI(state, &packersdk.BasicUi{Reader: strings.NewReader(""), Writer: &ui, ErrorWriter: &ui})
 	state.Put(keyImagePath, image)
-	step := &stepCheckBaseImage{format: format, settings: settings}
 	action := step.Run(context.Background(), state)
 	step.Cleanup(state)
 	return action, ui.String(), getError(state)
@@ -135,4 +141,37 @@ func TestCheckBaseImageRunsBeforeTheVMDisk(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(names), 5)
 	assert.Equal(t, []string{"stepFindFirmware", "stepDownloadImage", "stepCheckBaseImage", "StepOutputDir", "stepCreateOverlay"}, names[:5])
+}
+
+// TestCheckBaseImageRefusesRemoveKernelOfAnRPMImage: with remove_kernel,
+// a base whose packages are in rpm's database stops before the boot,
+// whatever its file name; the same image without remove_kernel, and a
+// dpkg image with it, go on.
+func TestCheckBaseImageRefusesRemoveKernelOfAnRPMImage(t *testing.T) {
+	testtool.Require(t, "rpm")
+	const rocky = "Rocky Linux 9.4 (Blue Onyx)"
+	tree := testdisk.RootTree(t, rocky)
+	testtool.Output(t, "rpm", "--define", "_db_backend sqlite", "--dbpath", tree+"/var/lib/rpm", "--initdb")
+	rpmDisk := testdisk.GPT(t, testdisk.Part{Type: "8304", Name: "root", SizeMiB: 16, Format: testdisk.Ext4(tree, "root")})
+	dpkgTree := testdisk.RootTree(t, baseOS)
+	require.NoError(t, os.MkdirAll(dpkgTree+"/var/lib/dpkg", 0o755))
+	require.NoError(t, os.WriteFile(dpkgTree+"/var/lib/dpkg/status", []byte("Package: base-files\nStatus: install ok installed\nVersion: 12.4\n"), 0o644))
+	dpkgDisk := testdisk.GPT(t, testdisk.Part{Type: "8304", Name: "root", SizeMiB: 16, Format: testdisk.Ext4(dpkgTree, "root")})
+
+	action, _, err := runStepCheckBase(t, rpmDisk, &stepCheckBaseImage{format: "tgz", removeKernel: true})
+	assert.Equal(t, multistep.ActionHalt, action)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "remove_kernel cannot be used with this base image ("+rocky+"), whose packages rpm manages")
+
+	for name, step := range map[string]struct {
+		image string
+		step  *stepCheckBaseImage
+	}{
+		"rpm image without remove_kernel": {rpmDisk, &stepCheckBaseImage{format: "tgz"}},
+		"dpkg image with remove_kernel":   {dpkgDisk, &stepCheckBaseImage{format: "tgz", removeKernel: true}},
+	} {
+		action, _, err := runStepCheckBase(t, step.image, step.step)
+		assert.NoError(t, err, name)
+		assert.Equal(t, multistep.ActionContinue, action, name)
+	}
 }
