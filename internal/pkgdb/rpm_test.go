@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/c34478be/packer-plugin-maas/internal/fstree/dirfs"
 	"github.com/c34478be/packer-plugin-maas/internal/test/testtool"
 )
@@ -277,4 +280,32 @@ func TestRPMSqliteWriteAheadLog(t *testing.T) {
 	if got := describeRPM(inv.Packages); got != want {
 		t.Errorf("packages differ from rpm -qa's:\n%s\ngot:\n%s", lineDiff(got, want), got)
 	}
+}
+
+// TestRPMHeaderWithARepeatedTagIsRefused: rpm writes each tag once; a
+// blob naming its package many times over would copy the whole data once
+// per index entry, so a repeated tag is an error.
+func TestRPMHeaderWithARepeatedTagIsRefused(t *testing.T) {
+	entry := func(tag uint32) []byte {
+		e := make([]byte, rpmIndexEntrySize)
+		binary.BigEndian.PutUint32(e, tag)
+		binary.BigEndian.PutUint32(e[4:], rpmTypeString)
+		binary.BigEndian.PutUint32(e[12:], 1)
+		return e
+	}
+	header := func(tags ...uint32) []byte {
+		data := []byte("tiny\x00")
+		blob := binary.BigEndian.AppendUint32(nil, uint32(len(tags)))
+		blob = binary.BigEndian.AppendUint32(blob, uint32(len(data)))
+		for _, tag := range tags {
+			blob = append(blob, entry(tag)...)
+		}
+		return append(blob, data...)
+	}
+	p, err := decodeRPMHeader(header(rpmTagName, rpmTagVersion))
+	require.NoError(t, err)
+	assert.Equal(t, "tiny", p.Name)
+	_, err = decodeRPMHeader(header(rpmTagName, rpmTagVersion, rpmTagName))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "header tag 1000 twice")
 }

@@ -27,8 +27,11 @@ const (
 // decodeRPMHeader reads the package of one header blob as the rpmdb
 // stores it: entry and data counts (big-endian int32), the index entries
 // (tag, type, offset, count), then the data. Only the tags a Package
-// holds are read, each checked against the blob's bounds, so a hostile
-// blob gives an error, never a panic or an allocation beyond its size.
+// holds are read, each checked against the blob's bounds and each at most
+// once (rpm writes a tag once; a blob repeating one could otherwise make
+// every index entry copy the whole data again), so a hostile blob gives
+// an error, never a panic, nor work or allocation beyond a few times its
+// size.
 //
 // It replaces go-rpmdb's own header import, which is reached only
 // through its ListPackages: that returns at the first bad blob while the
@@ -46,10 +49,17 @@ func decodeRPMHeader(blob []byte) (Package, error) {
 	}
 	data := blob[dataStart : dataStart+dl]
 	var p Package
+	seen := make(map[uint32]bool, 7)
 	for i := int64(0); i < il; i++ {
 		e := blob[8+i*rpmIndexEntrySize:]
 		tag, typ := binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:])
 		off, count := int64(binary.BigEndian.Uint32(e[8:])), binary.BigEndian.Uint32(e[12:])
+		if packageTag(tag) {
+			if seen[tag] {
+				return Package{}, fmt.Errorf("header tag %d twice", tag)
+			}
+			seen[tag] = true
+		}
 		if err := p.setRPMTag(tag, typ, data, off, count); err != nil {
 			return Package{}, fmt.Errorf("header tag %d: %w", tag, err)
 		}
@@ -58,6 +68,15 @@ func decodeRPMHeader(blob []byte) (Package, error) {
 		return Package{}, errors.New("header without a name or version")
 	}
 	return p, nil
+}
+
+// packageTag tells the tags setRPMTag reads.
+func packageTag(tag uint32) bool {
+	switch tag {
+	case rpmTagName, rpmTagVersion, rpmTagRelease, rpmTagEpoch, rpmTagVendor, rpmTagArch, rpmTagSourceRPM:
+		return true
+	}
+	return false
 }
 
 func (p *Package) setRPMTag(tag, typ uint32, data []byte, off int64, count uint32) error {
