@@ -165,7 +165,9 @@ func TestRootfsTwoLayoutsInOneBuild(t *testing.T) {
 			for _, e := range entries {
 				names = append(names, e.Name())
 			}
-			assert.ElementsMatch(t, []string{tc.name + ".tar.gz", "console.log"}, names)
+			image := tc.name + ".tar.gz"
+			assert.ElementsMatch(t, []string{image, image + ".manifest", image + ".spdx.json", image + ".sha256", image + ".changes", "console.log"}, names,
+				"each build's own files, in its own output directory")
 			assert.Empty(t, processesMentioning(t, output), "a process (QEMU?) still uses the output directory")
 
 			root := extractAsCurtin(t, filepath.Join(output, tc.name+".tar.gz"))
