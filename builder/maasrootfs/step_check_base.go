@@ -84,15 +84,18 @@ func (s *stepCheckBaseImage) Run(ctx context.Context, state multistep.StateBag) 
 	defer func() { _ = in.Close() }() // read-only: nothing to lose
 	ui := getUI(state)
 	found := in.Describe()
-	if s.removeKernel {
-		if inv, err := pkgdb.Read(in.Tree); err == nil && inv.Format == pkgdb.FormatRPM {
-			return halt(state, fmt.Errorf("remove_kernel cannot be used with this base image (%s), whose packages rpm manages: "+
-				"MAAS installs its own kernel on deploy only into Debian-family (Ubuntu) images, and this one cannot boot "+
-				"without its own; remove remove_kernel", in.OS))
-		}
+	var inv *pkgdb.Inventory
+	var invErr error
+	if s.removeKernel || s.changes {
+		inv, invErr = pkgdb.Read(in.Tree)
+	}
+	if s.removeKernel && invErr == nil && inv.Format == pkgdb.FormatRPM {
+		return halt(state, fmt.Errorf("remove_kernel cannot be used with this base image (%s), whose packages rpm manages: "+
+			"MAAS installs its own kernel on deploy only into Debian-family (Ubuntu) images, and this one cannot boot "+
+			"without its own; remove remove_kernel", in.OS))
 	}
 	if s.changes {
-		if packages := s.keepPackages(ui, state, func() (*pkgdb.Inventory, error) { return pkgdb.Read(in.Tree) }); packages != "" {
+		if packages := s.keepPackages(ui, state, func() (*pkgdb.Inventory, error) { return inv, invErr }); packages != "" {
 			found += "; " + packages
 		}
 	}
