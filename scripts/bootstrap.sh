@@ -38,10 +38,11 @@ apt_packages=(
 )
 
 # The arm64 part: host packages that run arm64 binaries here (arch-test is
-# how mmdebstrap tells whether they run), and arm64 packages the test-image
-# recipe takes files from (systemd-boot-efi is Multi-Arch: same, so its
-# arm64 stub installs beside the amd64 one).
-arm64_host_packages=(qemu-user-static binfmt-support arch-test)
+# how mmdebstrap tells whether they run) and edit arm64 PE files (the host's
+# objcopy knows only x86 ones: the UKI needs aarch64-linux-gnu-objcopy), and
+# arm64 packages the test-image recipe takes files from (systemd-boot-efi is
+# Multi-Arch: same, so its arm64 stub installs beside the amd64 one).
+arm64_host_packages=(qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu)
 arm64_foreign_packages=(systemd-boot-efi:arm64)
 binfmt_dir=/proc/sys/fs/binfmt_misc
 
