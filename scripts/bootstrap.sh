@@ -8,9 +8,12 @@
 #   - golangci-lint and actionlint (the GitHub workflows' linter) at pinned
 #     versions
 #   - goreleaser at a pinned version (only when asked: `goreleaser`)
+#   - what building arm64 test images on an x86-64 host needs (only when
+#     asked: `arm64`; root only): arm64 binaries run through binfmt_misc and
+#     qemu-user-static, and Debian's arm64 packages install (the UKI stub)
 # Tools are built once per machine into ${PACKER_MAAS_CACHE:-~/.cache/packer-plugin-maas}/tools
 # and linked from .tools/bin (git-ignored), so fresh clones reuse them.
-# Usage: scripts/bootstrap.sh [apt|packer|lint|goreleaser|all]...
+# Usage: scripts/bootstrap.sh [apt|packer|lint|goreleaser|arm64|all]...
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +36,15 @@ apt_packages=(
 	python3 dash shellcheck rpm xorriso genisoimage
 	nbdkit libnbd-bin fuse2fs lvm2 db5.3-util sqlite3 dpkg python3-jsonschema
 )
+
+# The arm64 part: host packages that run arm64 binaries here (arch-test is
+# how mmdebstrap tells whether they run) and edit arm64 PE files (the host's
+# objcopy knows only x86 ones: the UKI needs aarch64-linux-gnu-objcopy), and
+# arm64 packages the test-image recipe takes files from (systemd-boot-efi is
+# Multi-Arch: same, so its arm64 stub installs beside the amd64 one).
+arm64_host_packages=(qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu)
+arm64_foreign_packages=(systemd-boot-efi:arm64)
+binfmt_dir=/proc/sys/fs/binfmt_misc
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -180,6 +192,67 @@ install_goreleaser() {
 	ln -sf "$cached" "${tools_bin}/goreleaser"
 }
 
+# install_arm64 makes this host run arm64 binaries and install arm64
+# packages, idempotently. On an arm64 host it has nothing to do.
+install_arm64() {
+	if [ "$(dpkg --print-architecture)" = arm64 ]; then
+		return
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		log "the arm64 part needs root: it mounts binfmt_misc, registers qemu-aarch64 and adds dpkg's arm64 architecture"
+		exit 1
+	fi
+	if ! [ -e "${binfmt_dir}/register" ]; then
+		log "mounting binfmt_misc at ${binfmt_dir}"
+		mount -t binfmt_misc binfmt_misc "$binfmt_dir" ||
+			{ log "cannot mount binfmt_misc (in a container, the host must mount it)"; exit 1; }
+	fi
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		log "adding dpkg's arm64 architecture"
+		dpkg --add-architecture arm64
+		apt_get update -qq
+	fi
+	local missing=() p
+	for p in "${arm64_host_packages[@]}" "${arm64_foreign_packages[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	if [ "${#missing[@]}" -gt 0 ]; then
+		log "installing ${missing[*]}"
+		# A list fetched before arm64 was added has no arm64 packages.
+		apt-cache policy systemd-boot-efi:arm64 2>/dev/null | grep -q 'Candidate: [0-9]' || apt_get update -qq
+		DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+	# update-binfmts only warns when the format is already enabled.
+	update-binfmts --enable qemu-aarch64 2>/dev/null || true
+	check_arm64
+}
+
+# check_arm64 fails unless arm64 binaries run here, also inside a chroot
+# (the F flag: the kernel holds the interpreter open, so mmdebstrap's
+# chroot needs no copy of it), and the mirror serves arm64 packages.
+check_arm64() {
+	local entry="${binfmt_dir}/qemu-aarch64"
+	if ! [ -e "$entry" ] || ! grep -qx enabled "$entry"; then
+		log "qemu-aarch64 is not enabled in ${binfmt_dir}; run: update-binfmts --enable qemu-aarch64"
+		exit 1
+	fi
+	grep -q '^flags:.*F' "$entry" || { log "qemu-aarch64 is registered without the F flag: arm64 binaries will not run in a chroot"; exit 1; }
+	arch-test arm64 >/dev/null || { log "arm64 binaries do not run on this host (arch-test arm64 failed)"; exit 1; }
+	local work
+	work="$(mktemp -d)"
+	if ! (cd "$work" && apt-get download -qq linux-image-cloud-arm64:arm64 >/dev/null 2>&1); then
+		rm -rf "$work"
+		log "the Debian mirror serves no arm64 packages (apt-get download linux-image-cloud-arm64:arm64 failed)"
+		exit 1
+	fi
+	rm -rf "$work"
+}
+
+# apt_get waits for another apt or dpkg to finish rather than failing.
+apt_get() {
+	apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
 main() {
 	local what=("$@")
 	[ "${#what[@]}" -gt 0 ] || what=(all)
@@ -189,8 +262,9 @@ main() {
 		packer) install_packer; install_packer_current ;;
 		lint) install_lint ;;
 		goreleaser) install_goreleaser ;;
+		arm64) install_arm64 ;;
 		all) install_apt; install_packer; install_packer_current; install_lint ;;
-		*) log "unknown part '$w' (want apt, packer, lint, goreleaser or all)"; exit 2 ;;
+		*) log "unknown part '$w' (want apt, packer, lint, goreleaser, arm64 or all)"; exit 2 ;;
 		esac
 	done
 }

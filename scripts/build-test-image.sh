@@ -24,6 +24,12 @@
 # lvm2 writes the metadata with activation off, each XFS is made in a file,
 # filled through a loop mount and written at its LV's extents.
 #
+# --arch arm64 builds the same image for arm64 guests (cached apart): Debian's
+# arm64 cloud kernel, a UKI made with systemd-boot-efi's arm64 stub as
+# EFI/BOOT/BOOTAA64.EFI, the console on the PL011 (ttyAMA0). On an x86-64
+# host, mmdebstrap runs the arm64 root's maintainer scripts through
+# qemu-user-static; `scripts/bootstrap.sh arm64` sets that up.
+#
 # Building needs root (mmdebstrap --mode=root, and loop mounts for the
 # variant); using a cached image does not.
 #
@@ -42,19 +48,25 @@ log() { printf 'build-test-image: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 variant=ext4
+arch=amd64
 while [ "$#" -gt 0 ]; do
 	case "$1" in
 	--variant) [ "$#" -ge 2 ] || die "--variant needs a value: ext4 or xfs-lvm"; variant="$2"; shift 2 ;;
 	--variant=*) variant="${1#*=}"; shift ;;
-	*) die "unknown argument '$1' (usage: $0 [--variant ext4|xfs-lvm])" ;;
+	--arch) [ "$#" -ge 2 ] || die "--arch needs a value: amd64 or arm64"; arch="$2"; shift 2 ;;
+	--arch=*) arch="${1#*=}"; shift ;;
+	*) die "unknown argument '$1' (usage: $0 [--variant ext4|xfs-lvm] [--arch amd64|arm64])" ;;
 	esac
 done
 case "$variant" in
 ext4 | xfs-lvm) ;;
 *) die "unknown variant '${variant}' (want ext4 or xfs-lvm)" ;;
 esac
+case "$arch" in
+amd64 | arm64) ;;
+*) die "unknown architecture '${arch}' (want amd64 or arm64)" ;;
+esac
 
-arch=amd64
 suite=bookworm
 image_name="debian-${suite}-${arch}.qcow2"
 [ "$variant" = ext4 ] || image_name="debian-${suite}-${arch}-${variant}.qcow2"
@@ -92,7 +104,7 @@ extent_mib=4
 lv_sizes=(swap:64M home:320M root:100%FREE) # root takes what is left: 1.2 GiB
 
 packages=(
-	systemd-sysv linux-image-cloud-amd64 openssh-server cloud-init sudo
+	systemd-sysv "linux-image-cloud-${arch}" openssh-server cloud-init sudo
 	ifupdown isc-dhcp-client cloud-guest-utils e2fsprogs dbus netbase
 )
 fstab_lines=("LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1" "LABEL=UEFI /boot/efi vfat umask=0077,nofail 0 1")
@@ -131,7 +143,7 @@ require_tools() {
 	local missing=() entry tool pkg
 	for entry in mmdebstrap:mmdebstrap sgdisk:gdisk mkfs.vfat:dosfstools \
 		mmd:mtools mcopy:mtools mkfs.ext4:e2fsprogs e2fsck:e2fsprogs \
-		objcopy:binutils objdump:binutils qemu-img:qemu-utils flock:util-linux \
+		"${objcopy}:${binutils}" "${objdump}:${binutils}" qemu-img:qemu-utils flock:util-linux \
 		"${variant_tools[@]}"; do
 		tool="${entry%%:*}" pkg="${entry#*:}"
 		command -v "$tool" >/dev/null || missing+=("$pkg")
@@ -143,13 +155,30 @@ require_tools() {
 }
 
 stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+efi_name=BOOTX64.EFI
+root_type=8304 # the Discoverable Partitions root type of the guest's architecture
+objcopy=objcopy objdump=objdump binutils=binutils
+host_arch="$(dpkg --print-architecture)"
+if [ "$arch" = arm64 ]; then
+	stub=/usr/lib/systemd/boot/efi/linuxaa64.efi.stub
+	efi_name=BOOTAA64.EFI
+	root_type=8305
+	# The host's binutils know only its own PE flavour.
+	[ "$host_arch" = arm64 ] || objcopy=aarch64-linux-gnu-objcopy objdump=aarch64-linux-gnu-objdump binutils=binutils-aarch64-linux-gnu
+fi
 variant_tools=()
 [ "$variant" = ext4 ] || variant_tools=(mkfs.xfs:xfsprogs xfs_repair:xfsprogs pvcreate:lvm2 vgcreate:lvm2
 	lvcreate:lvm2 lvs:lvm2 pvs:lvm2 mkswap:util-linux losetup:mount mount:mount mountpoint:util-linux)
 sources=/etc/apt/sources.list.d/debian.sources
 
 [ "$(id -u)" -eq 0 ] || die "building the test image needs root (mmdebstrap --mode=root); run this script as root once, later runs reuse ${out_dir}"
-[ "$(dpkg --print-architecture)" = "$arch" ] || die "only ${arch} hosts can build the test image (this host is $(dpkg --print-architecture))"
+if [ "$arch" = arm64 ] && [ "$host_arch" = amd64 ]; then
+	if ! { command -v arch-test >/dev/null && arch-test arm64 >/dev/null; }; then
+		die "arm64 binaries do not run on this host; set it up with: scripts/bootstrap.sh arm64"
+	fi
+elif [ "$host_arch" != "$arch" ]; then
+	die "only ${arch} hosts can build the ${arch} test image (this host is ${host_arch})"
+fi
 require_tools
 
 mkdir -p "$cache_root"
@@ -234,19 +263,23 @@ cmdline="${work}/cmdline"
 # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check
 # can fail and panic ("IO-APIC + timer doesn't work"); the check is for
 # broken hardware, not for this virtual machine.
-printf 'root=%s ro no_timer_check console=tty0 console=ttyS0,115200n8' "$root_device" >"$cmdline"
+if [ "$arch" = arm64 ]; then
+	printf 'root=%s ro console=tty0 console=ttyAMA0,115200n8' "$root_device" >"$cmdline"
+else
+	printf 'root=%s ro no_timer_check console=tty0 console=ttyS0,115200n8' "$root_device" >"$cmdline"
+fi
 osrel="$(readlink -f "$root/etc/os-release")"
 case "$osrel" in "$root"/*) ;; *) osrel="$root/usr/lib/os-release" ;; esac
 
 # Sections are laid out after the stub's last section, each aligned to the
 # stub's SectionAlignment; .linux goes last because the stub may need room
 # past it to decompress the kernel.
-section_align=$((16#$(objdump -p "$stub" | awk '$1 == "SectionAlignment" {print $2}')))
+section_align=$((16#$("$objdump" -p "$stub" | awk '$1 == "SectionAlignment" {print $2}')))
 next_vma=0
 while read -r _idx _name size vma _rest; do
 	end=$((16#$vma + 16#$size))
 	[ "$end" -gt "$next_vma" ] && next_vma=$end
-done < <(objdump -h "$stub" | awk 'NF == 7 && $1 ~ /^[0-9]+$/')
+done < <("$objdump" -h "$stub" | awk 'NF == 7 && $1 ~ /^[0-9]+$/')
 align_up() { echo $((($1 + section_align - 1) / section_align * section_align)); }
 objcopy_args=()
 for section in osrel:"$osrel" cmdline:"$cmdline" initrd:"$initrd" linux:"${kernels[0]}"; do
@@ -256,7 +289,7 @@ for section in osrel:"$osrel" cmdline:"$cmdline" initrd:"$initrd" linux:"${kerne
 	next_vma=$((next_vma + $(stat -Lc %s "$file")))
 done
 log "building the UKI for kernel ${kver}"
-objcopy "${objcopy_args[@]}" "$stub" "${work}/BOOTX64.EFI"
+"$objcopy" "${objcopy_args[@]}" "$stub" "${work}/${efi_name}"
 
 # --- 4. disk --------------------------------------------------------------------
 # make_esp puts the UKI on a FAT32 ESP at partition 15.
@@ -267,7 +300,7 @@ make_esp() {
 	export MTOOLS_SKIP_CHECK=1
 	local esp="${disk}@@$((esp_first * 512))"
 	mmd -i "$esp" ::/EFI ::/EFI/BOOT
-	mcopy -i "$esp" "${work}/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i "$esp" "${work}/${efi_name}" "::/EFI/BOOT/${efi_name}"
 }
 
 make_ext4_disk() {
@@ -275,7 +308,7 @@ make_ext4_disk() {
 	truncate -s $((disk_sectors * 512)) "$disk"
 	sgdisk --clear --disk-guid="$disk_guid" \
 		--new=15:${esp_first}:${esp_last} --typecode=15:ef00 --change-name=15:UEFI --partition-guid=15:${esp_part_guid} \
-		--new=1:${root_first}:${root_last} --typecode=1:8304 --change-name=1:cloudimg-rootfs --partition-guid=1:${root_part_guid} \
+		--new=1:${root_first}:${root_last} --typecode=1:${root_type} --change-name=1:cloudimg-rootfs --partition-guid=1:${root_part_guid} \
 		"$disk" >&2
 	make_esp
 
