@@ -273,11 +273,12 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 	if err := checkDDGZSpace(img, opts.Output); err != nil {
 		return Result{}, err
 	}
-	arch, why := diskArchitecture(img, opts)
+	root, rootVolume, rootErr := diskRoot(img, opts)
+	arch, why := diskArchitecture(root, rootVolume, rootErr, opts)
 	if err := requireArchitecture(arch, opts, why); err != nil {
 		return Result{}, err
 	}
-	packages, err := diskPackages(img, opts)
+	packages, err := diskPackages(root, rootErr, opts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -307,28 +308,22 @@ func exportDisk(ctx context.Context, img *diskimage.Image, opts Options) (Result
 }
 
 // diskArchitecture reads a whole-disk image's architecture the way a tgz
-// export does: find the root, read its ELF programs. "" and the reason
-// when that cannot be done (no root found, or one on LVM, xfs, ...).
-func diskArchitecture(img *diskimage.Image, opts Options) (arch, why string) {
-	table, err := volume.List(img, img.Size())
-	if err != nil {
-		return "", err.Error()
-	}
-	roles, err := volume.FindRootWith(table, "", opts.Architecture, func(p volume.Volume) (bool, error) {
-		return hasOSRelease(img, p)
-	})
-	if err != nil {
-		first, _, _ := strings.Cut(err.Error(), ";")
+// export does, from the ELF programs of its root (from diskRoot, with
+// its error). "" and the reason when that cannot be done (no root found,
+// or one that cannot be read).
+func diskArchitecture(root *mounttree.Tree, rootVolume volume.Volume, rootErr error, opts Options) (arch, why string) {
+	var search rootSearchError
+	switch {
+	case errors.As(rootErr, &search):
+		first, _, _ := strings.Cut(rootErr.Error(), ";")
 		return "", first
-	}
-	root, err := openRoot(img, roles.Root)
-	if err != nil {
-		return "", err.Error()
+	case rootErr != nil:
+		return "", rootErr.Error()
 	}
 	if arch = detectArchitecture(root); arch == "" {
 		return "", "the root filesystem has no ELF programs this export recognises"
 	}
-	opts.Log("architecture %s, from the programs of the root filesystem (%s)", arch, roles.Root.Describe())
+	opts.Log("architecture %s, from the programs of the root filesystem (%s)", arch, rootVolume.Describe())
 	return arch, ""
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/c34478be/packer-plugin-maas/internal/diskimage"
 	"github.com/c34478be/packer-plugin-maas/internal/fstree"
+	"github.com/c34478be/packer-plugin-maas/internal/mounttree"
 	"github.com/c34478be/packer-plugin-maas/internal/pkgdb"
 	"github.com/c34478be/packer-plugin-maas/internal/volume"
 )
@@ -75,11 +76,10 @@ func readPackages(tree fstree.FS, opts Options) (*packageFacts, error) {
 // diskPackages reads the packages of a whole-disk image's root, when one
 // is found; when none is, nil (and a log line): the manifest and SBOM are
 // then left out.
-func diskPackages(img *diskimage.Image, opts Options) (*packageFacts, error) {
+func diskPackages(root fstree.FS, err error, opts Options) (*packageFacts, error) {
 	if !opts.Sidecars.needInventory() {
 		return nil, nil
 	}
-	root, err := diskRoot(img, opts)
 	if err != nil {
 		why, _, _ := strings.Cut(err.Error(), ";")
 		what := "manifest or SBOM"
@@ -110,25 +110,34 @@ func ReadDiskPackages(ctx context.Context, opts Options) (*pkgdb.Inventory, erro
 		return nil, err
 	}
 	defer img.Close()
-	root, err := diskRoot(img, opts)
+	root, _, err := diskRoot(img, opts)
 	if err != nil {
 		return nil, err
 	}
 	return pkgdb.Read(root)
 }
 
-// diskRoot opens the root filesystem of a whole-disk image.
-func diskRoot(img *diskimage.Image, opts Options) (fstree.FS, error) {
+// diskRoot opens the root filesystem of a whole-disk image, found as a
+// tgz export finds it, for the ddgz export's architecture and packages.
+// An error of the search itself is a rootSearchError.
+func diskRoot(img *diskimage.Image, opts Options) (*mounttree.Tree, volume.Volume, error) {
 	table, err := volume.List(img, img.Size())
 	if err != nil {
-		return nil, err
+		return nil, volume.Volume{}, err
 	}
 	roles, err := volume.FindRootWith(table, "", opts.Architecture, func(p volume.Volume) (bool, error) { return hasOSRelease(img, p) })
 	if err != nil {
-		return nil, err
+		return nil, volume.Volume{}, rootSearchError{err}
 	}
-	return openRoot(img, roles.Root)
+	root, err := openRoot(img, roles.Root)
+	return root, roles.Root, err
 }
+
+// rootSearchError is why no root was found: its first clause alone says
+// it (the rest lists the disk's partitions for the tgz export's error).
+type rootSearchError struct{ error }
+
+func (e rootSearchError) Unwrap() error { return e.error }
 
 // writeSidecars writes the selected files next to the complete image and
 // returns their paths. It removes those of an earlier export that this

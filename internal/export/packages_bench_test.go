@@ -81,7 +81,7 @@ func sidecarWork(b *testing.B, disk string) time.Duration {
 	}
 	defer img.Close()
 	opts := Options{Sidecars: Sidecars{Manifest: true, SBOM: true, Checksum: true, Tool: "bench"}, Log: func(string, ...any) {}}
-	root, err := diskRoot(img, opts)
+	root, _, err := diskRoot(img, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
